@@ -1,0 +1,266 @@
+"""Generic adapters: a response matrix with stimulus ids, and 4-D NIfTI runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brainalign._utils import require_file
+from brainalign.data._braindata import BrainData
+from brainalign.data._registry import register_dataset
+from brainalign.data._space import VolumeSpace
+from brainalign.data._volume_io import read_nifti_masked
+from brainalign.exceptions import DataError, ParameterError
+
+
+class _FileAdapter:
+    """Resolve file arguments against an optional root folder."""
+
+    def __init__(self, root=None):
+        self.root = None if root is None else require_file(root, "data folder")
+
+    def _path(self, value, what: str) -> Path:
+        path = Path(value)
+        if self.root is not None and not path.is_absolute():
+            path = self.root / path
+        return require_file(path, what)
+
+
+@register_dataset("arrays")
+class ArrayDataset(_FileAdapter):
+    """A response matrix (``.npy``, ``.npz`` or ``.csv``) plus one stimulus id per row.
+
+    Parameters
+    ----------
+    root : str or Path, optional
+        Folder that relative file names are taken from.
+    """
+
+    def load(self, responses="responses.npy", stimulus_ids=None, mask=None) -> BrainData:
+        """Load the matrix.
+
+        Parameters
+        ----------
+        responses : str or Path
+            ``.npy`` (2-D array), ``.npz`` (arrays ``responses`` and optionally
+            ``stimulus_ids``) or ``.csv`` (a ``stimulus_id`` column and one numeric
+            column per target).
+        stimulus_ids : str, Path or sequence, optional
+            Ids of the rows: a text file with one id per line, or the ids. Required
+            unless the responses file carries them.
+        mask : str or Path, optional
+            NIfTI mask whose non-zero voxels (C order) are the columns.
+
+        Returns
+        -------
+        BrainData
+            The responses; constant or non-finite targets are dropped with a warning.
+        """
+        path = self._path(responses, "response matrix")
+        matrix, ids, col_meta = _read_matrix(path)
+        if stimulus_ids is not None:
+            ids = self._ids(stimulus_ids)
+        if ids is None:
+            raise ParameterError(
+                f"Invalid value for 'stimulus_ids': {path.name} carries no ids; pass a "
+                "file with one id per line or the ids themselves."
+            )
+        if len(ids) != matrix.shape[0]:
+            raise DataError(
+                f"{path.name} has {matrix.shape[0]} rows but {len(ids)} stimulus ids "
+                "were given."
+            )
+        space = None if mask is None else self._space(mask, matrix.shape[1])
+        data = BrainData(np.nan_to_num(matrix, nan=0.0), ids, col_meta=col_meta,
+                         space=space, info={"dataset": "arrays", "responses": str(path)})
+        return data.drop_targets(~_good_columns(matrix), "constant or not finite")
+
+    def describe(self) -> dict:
+        """Summarise the default files (``responses.npy`` + ``stimulus_ids.txt``)."""
+        ids = "stimulus_ids.txt" if (self.root / "stimulus_ids.txt").exists() else None
+        data = self.load(stimulus_ids=ids)
+        return _summary(data)
+
+    def _ids(self, stimulus_ids) -> np.ndarray:
+        if isinstance(stimulus_ids, (str, Path)):
+            lines = self._path(stimulus_ids, "stimulus id list").read_text().splitlines()
+            return np.array([line.strip() for line in lines if line.strip()])
+        return np.asarray(stimulus_ids)
+
+    def _space(self, mask, n_targets: int) -> VolumeSpace:
+        import nibabel as nib
+
+        img = nib.load(str(self._path(mask, "mask")))
+        space = VolumeSpace.from_mask(np.asarray(img.dataobj), img.affine)
+        if space.n_targets != n_targets:
+            raise DataError(
+                f"The mask has {space.n_targets} voxels but the responses have "
+                f"{n_targets} columns."
+            )
+        return space
+
+
+def _read_matrix(path: Path):
+    """Return (matrix, ids or None, column table or None) from npy/npz/csv."""
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return _as_2d(np.load(path, allow_pickle=False), path), None, None
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            if "responses" not in z:
+                raise DataError(f"{path} has no array 'responses'; found {list(z)}.")
+            ids = z["stimulus_ids"] if "stimulus_ids" in z else None
+            return _as_2d(z["responses"], path), ids, None
+    if suffix == ".csv":
+        table = pd.read_csv(path)
+        if "stimulus_id" not in table:
+            raise DataError(f"{path} has no 'stimulus_id' column; found {list(table)[:5]}.")
+        values = table.drop(columns="stimulus_id")
+        names = pd.DataFrame({"name": values.columns.astype(str)})
+        return values.to_numpy(np.float64), table["stimulus_id"].to_numpy(), names
+    raise ParameterError(
+        f"Invalid value for 'responses': expected a .npy, .npz or .csv file; got {path}."
+    )
+
+
+def _as_2d(matrix: np.ndarray, path: Path) -> np.ndarray:
+    if matrix.ndim != 2:
+        raise DataError(f"{path} holds an array of shape {matrix.shape}; expected 2-D.")
+    return matrix
+
+
+def _good_columns(matrix: np.ndarray) -> np.ndarray:
+    finite = np.isfinite(matrix).all(axis=0)
+    return finite & (np.nanmax(matrix, axis=0) > np.nanmin(matrix, axis=0))
+
+
+def _summary(data: BrainData) -> dict:
+    ids, counts = np.unique(data.stimulus_ids, return_counts=True)
+    return {"dataset": data.info.get("dataset"), "rows": data.n_rows,
+            "targets": data.n_targets, "stimuli": int(ids.size),
+            "repetitions": {"min": int(counts.min()), "max": int(counts.max())},
+            "row_metadata": list(data.row_meta.columns)}
+
+
+@register_dataset("nifti")
+class NiftiDataset(_FileAdapter):
+    """4-D NIfTI run(s) + per-volume labels (or BIDS events) + a mask.
+
+    Each volume is one row; its label is the stimulus id. Labels come from a
+    PyMVPA-style attributes file (one ``label run`` line per volume) or from BIDS
+    ``events.tsv`` files (``onset, duration, trial_type``; one per run).
+
+    Parameters
+    ----------
+    root : str or Path, optional
+        Folder that relative file names are taken from.
+    """
+
+    def load(self, bold="bold.nii.gz", labels="attributes.txt", events=None,
+             mask="mask.nii.gz", baseline="rest", tr=None) -> BrainData:
+        """Load the runs.
+
+        Parameters
+        ----------
+        bold : str, Path or sequence
+            One 4-D file, or one per run.
+        labels : str or Path
+            Attributes file, one ``label run`` line per volume (all runs
+            concatenated). Ignored when ``events`` is given.
+        events : str, Path or sequence, optional
+            BIDS events TSV per run; a volume takes the ``trial_type`` of the event
+            covering its acquisition time, else ``baseline``.
+        mask : str or Path
+            3-D mask on the bold grid.
+        baseline : str
+            Label of volumes outside every event.
+        tr : float, optional
+            Repetition time in seconds (default: the bold header).
+
+        Returns
+        -------
+        BrainData
+            Rows = volumes, ``stimulus_ids`` = labels, ``row_meta`` = ``run`` and
+            ``volume``.
+        """
+        import nibabel as nib
+
+        runs = [bold] if isinstance(bold, (str, Path)) else list(bold)
+        paths = [self._path(b, "bold image") for b in runs]
+        mask_img = nib.load(str(self._path(mask, "mask")))
+        space = VolumeSpace.from_mask(np.asarray(mask_img.dataobj), mask_img.affine)
+        blocks = []
+        for path in paths:
+            shape = nib.load(str(path)).shape
+            if tuple(shape[:3]) != space.shape:
+                raise DataError(
+                    f"Volume shape mismatch: {path.name} has grid {tuple(shape[:3])} "
+                    f"but the mask has {space.shape}."
+                )
+            blocks.append(read_nifti_masked(path, space.ijk).astype(np.float32))
+        n_vols = [len(b) for b in blocks]
+        if events is None:
+            ids, run = self._attributes(labels, sum(n_vols))
+        else:
+            ids, run = self._events(events, paths, n_vols, baseline, tr)
+        matrix = np.concatenate(blocks)
+        row_meta = pd.DataFrame({"run": run, "volume": np.concatenate(
+            [np.arange(n) for n in n_vols])})
+        data = BrainData(matrix, ids, row_meta=row_meta, space=space,
+                         info={"dataset": "nifti", "bold": [str(p) for p in paths]})
+        return data.drop_targets(~_good_columns(matrix), "constant or not finite")
+
+    def describe(self) -> dict:
+        """Summarise the default files (``bold.nii.gz``, ``attributes.txt``, mask)."""
+        return _summary(self.load())
+
+    def _attributes(self, labels, n_rows: int):
+        path = self._path(labels, "attributes file")
+        rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+        if len(rows) != n_rows:
+            raise DataError(
+                f"{path.name} has {len(rows)} lines but the bold data have {n_rows} volumes."
+            )
+        bad = [k + 1 for k, r in enumerate(rows) if len(r) < 2 or not _is_int(r[1])]
+        if bad:
+            raise DataError(f"{path.name}: lines {bad[:5]} are not 'label run'.")
+        return np.array([r[0] for r in rows]), np.array([int(r[1]) for r in rows])
+
+    def _events(self, events, paths, n_vols, baseline, tr):
+        events = [events] if isinstance(events, (str, Path)) else list(events)
+        if len(events) != len(paths):
+            raise ParameterError(
+                f"Invalid value for 'events': expected one file per run ({len(paths)}); "
+                f"got {len(events)}."
+            )
+        ids, runs = [], []
+        for run, (ev, path, n) in enumerate(zip(events, paths, n_vols)):
+            table = pd.read_csv(self._path(ev, "events file"), sep="\t")
+            missing = {"onset", "duration", "trial_type"} - set(table)
+            if missing:
+                raise DataError(f"{ev} lacks column(s) {sorted(missing)}.")
+            step = tr if tr is not None else _tr_of(path)
+            times = np.arange(n) * step
+            label = np.full(n, baseline, dtype=object)
+            for onset, duration, kind in table[["onset", "duration", "trial_type"]].itertuples(
+                index=False
+            ):
+                label[(times >= onset) & (times < onset + duration)] = str(kind)
+            ids.append(label.astype(str))
+            runs.append(np.full(n, run))
+        return np.concatenate(ids), np.concatenate(runs)
+
+
+def _tr_of(path: Path) -> float:
+    import nibabel as nib
+
+    zooms = nib.load(str(path)).header.get_zooms()
+    if len(zooms) < 4 or not zooms[3] > 0:
+        raise DataError(f"{path.name} records no repetition time; pass 'tr'.")
+    return float(zooms[3])
+
+
+def _is_int(text: str) -> bool:
+    return text.lstrip("-").isdigit()

@@ -1,0 +1,56 @@
+"""Paths of the NSD release, relative to the NSD root (see shared NSD_FORMAT.md)."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath as P
+
+EXPDESIGN = P("nsddata/experiments/nsd/nsd_expdesign.mat")
+STIM_INFO = P("nsddata/experiments/nsd/nsd_stim_info_merged.csv")
+STIMULI_HDF5 = P("nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5")
+BETAS_VERSION = "betas_fithrf_GLMdenoise_RR"
+SPACE = "func1pt8mm"
+
+
+def subject_dir(subject: int) -> str:
+    """Return ``subjAA`` for a 1-based subject number."""
+    return f"subj{subject:02d}"
+
+
+def betas_dir(subject: int, space: str = SPACE) -> P:
+    """Folder of a subject's betas (and ncsnr)."""
+    return P("nsddata_betas/ppdata") / subject_dir(subject) / space / BETAS_VERSION
+
+
+def betas_file(subject: int, session: int, ext: str, space: str = SPACE) -> P:
+    """``betas_sessionNN.<ext>`` of a subject (ext: ``nii.gz`` or ``hdf5``)."""
+    return betas_dir(subject, space) / f"betas_session{session:02d}.{ext}"
+
+
+def ncsnr_file(subject: int, space: str = SPACE) -> P:
+    """``ncsnr.nii.gz`` beside the betas."""
+    return betas_dir(subject, space) / "ncsnr.nii.gz"
+
+
+def roi_dir(subject: int, space: str = SPACE) -> P:
+    """Folder of a subject's volume ROIs."""
+    return P("nsddata/ppdata") / subject_dir(subject) / space / "roi"
+
+
+def roi_file(subject: int, name: str, space: str = SPACE) -> P:
+    """``<name>.nii.gz`` ROI volume (``lh.``/``rh.`` prefixes for hemispheres)."""
+    return roi_dir(subject, space) / f"{name}.nii.gz"
+
+
+def brainmask_file(subject: int, space: str = SPACE) -> P:
+    """The liberal brain mask used to zero the betas."""
+    return P("nsddata/ppdata") / subject_dir(subject) / space / "brainmask.nii.gz"
+
+
+def ctab_file(subject: int, name: str) -> P:
+    """``<name>.mgz.ctab`` label names of an ROI file."""
+    return P("nsddata/freesurfer") / subject_dir(subject) / "label" / f"{name}.mgz.ctab"
+
+
+def captions_json(split: str) -> P:
+    """COCO captions file of a split (``train2017`` or ``val2017``)."""
+    return P("nsddata_stimuli/stimuli/nsd/annotations") / f"captions_{split}.json"

@@ -1,0 +1,505 @@
+"""Write the embedded sample in the exact NSD layout (see ``datasets/sample.md``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brainalign._utils import atomic_path, get_logger, write_json_atomic
+from brainalign.data import _nsd_layout as L
+from brainalign.data._sample_images import (
+    caption,
+    draw_image,
+    has_word,
+    sample_attributes,
+    upscale,
+)
+from brainalign.data._samplenet import PLANTED, SAMPLE_MODEL_SPEC, sample_layer_features
+
+logger = get_logger(__name__)
+
+N_TOTAL_IMAGES = 73000
+TRIALS_PER_SESSION = 750
+N_REPEATS = 3
+VOXEL_MM = 1.8
+TR_S = 4.0 / 3.0
+SAMPLE_FORMAT_VERSION = 1
+
+#: ROI files and their labels (ctab order 1..N), as named in NSD.
+ROI_FILES = {
+    "nsdgeneral": ["nsdgeneral"],
+    "prf-visualrois": ["V1v", "V1d", "V2v", "V2d", "V3v", "V3d", "hV4"],
+    "floc-faces": ["OFA", "FFA-1", "FFA-2", "mTL-faces", "aTL-faces"],
+    "floc-bodies": ["EBA", "FBA-1", "FBA-2", "mTL-bodies"],
+    "floc-places": ["OPA", "PPA", "RSC"],
+    "floc-words": ["OWFA", "VWFA-1", "VWFA-2", "mfs-words", "mTL-words"],
+    "streams": ["early", "midventral", "midlateral", "midparietal", "ventral",
+                "lateral", "parietal"],
+}
+_EARLY = ("V1v", "V1d", "V2v", "V2d", "V3v", "V3d", "hV4")
+_STREAM_OF = {**{n: "early" for n in _EARLY[:6]}, "hV4": "midventral",
+              "EBA": "lateral", "OFA": "lateral", "OPA": "lateral"}
+
+
+@dataclass
+class SampleConfig:
+    """Size and noise of the sample (defaults build in seconds)."""
+
+    seed: int = 0
+    n_subjects: int = 2
+    n_sessions: int = 4
+    n_shared: int = 100
+    shape: tuple = (20, 24, 20)
+    noise_sd: float = 1.0
+    amplitude: tuple = (0.3, 1.0)
+    n_invalid: int = 4
+    model_seed: int = 0
+    subjects: list = field(init=False)
+
+    def __post_init__(self):
+        self.subjects = list(range(1, self.n_subjects + 1))
+
+    @property
+    def n_trials(self) -> int:
+        """Trials per subject."""
+        return self.n_sessions * TRIALS_PER_SESSION
+
+    @property
+    def n_images(self) -> int:
+        """Distinct images per subject (each shown three times)."""
+        return self.n_trials // N_REPEATS
+
+
+# -- the design: who saw which image when -------------------------------------------
+def plan_design(cfg: SampleConfig) -> dict:
+    """Plan image ids, the trial order and the 1-based NSD design arrays.
+
+    Parameters
+    ----------
+    cfg : SampleConfig
+        Sample size.
+
+    Returns
+    -------
+    dict
+        ``shared`` (0-based nsdIds), ``subjectim`` (1-based, n_subjects x n_images),
+        ``masterordering`` (1-based, n_trials), ``trial_ids`` (per subject, the
+        0-based nsdId shown at each trial), ``pool`` (all ids, sorted).
+    """
+    rng = np.random.default_rng([cfg.seed, 0])
+    n_specific = cfg.n_images - cfg.n_shared
+    ids = rng.choice(N_TOTAL_IMAGES, cfg.n_shared + n_specific * cfg.n_subjects,
+                     replace=False)
+    shared = ids[: cfg.n_shared]
+    specific = ids[cfg.n_shared:].reshape(cfg.n_subjects, n_specific)
+    subjectim = np.column_stack([np.tile(shared, (cfg.n_subjects, 1)), specific]) + 1
+    masterordering = rng.permutation(np.repeat(np.arange(1, cfg.n_images + 1), N_REPEATS))
+    trial_ids = {s: subjectim[s - 1, masterordering - 1] - 1 for s in cfg.subjects}
+    return {
+        "shared": shared,
+        "subjectim": subjectim.astype(np.int64),
+        "masterordering": masterordering.astype(np.int64),
+        "trial_ids": trial_ids,
+        "pool": np.sort(ids),
+    }
+
+
+# -- brain geometry -----------------------------------------------------------------
+def plan_geometry(cfg: SampleConfig) -> dict:
+    """Plan the brain mask, ROI label volumes and per-voxel signal amplitudes.
+
+    Parameters
+    ----------
+    cfg : SampleConfig
+        Sample size.
+
+    Returns
+    -------
+    dict
+        ``brain`` (bool volume), ``rois`` (file -> float label volume: -1 outside
+        cortex, 0 unlabelled, 1..N), ``label`` (planted label name per volume voxel,
+        "" elsewhere), ``amplitude`` (float volume), ``invalid`` (ijk of voxels
+        zeroed in session 2), ``affine``.
+    """
+    rng = np.random.default_rng([cfg.seed, 2])
+    shape = np.array(cfg.shape)
+    grid = np.stack(np.meshgrid(*[np.arange(s) for s in shape], indexing="ij"), -1)
+    centre = (shape - 1) / 2
+    rho = np.sqrt((((grid - centre) / (shape / 2 - 1)) ** 2).sum(-1))
+    brain = rho <= 1
+    cortex = brain & (rho > 0.65)
+    general = cortex & (grid[..., 1] < shape[1] // 2)
+    label = _place_labels(rng, grid, general, shape)
+    rois = {}
+    for fname, names in ROI_FILES.items():
+        vol = np.where(cortex, 0.0, -1.0)
+        for value, name in enumerate(names, start=1):
+            vol[_label_voxels(fname, name, label, general)] = value
+        rois[fname] = vol
+    amplitude = np.zeros(cfg.shape)
+    signal = np.isin(label, [n for n, (lay, at) in PLANTED.items() if lay or at])
+    amplitude[signal] = rng.uniform(*cfg.amplitude, size=int(signal.sum()))
+    spare = np.argwhere(general & (label == ""))
+    invalid = spare[rng.choice(len(spare), cfg.n_invalid, replace=False)]
+    return {"brain": brain, "rois": rois, "label": label, "amplitude": amplitude,
+            "invalid": invalid, "affine": _affine(cfg.shape)}
+
+
+def _affine(shape) -> np.ndarray:
+    """1.8 mm voxels with the origin at the centre of the slab (as nsd_savenifti)."""
+    affine = np.diag([VOXEL_MM] * 3 + [1.0])
+    affine[:3, 3] = -VOXEL_MM * (np.asarray(shape) - 1) / 2
+    return affine
+
+
+def _place_labels(rng, grid, general, shape) -> np.ndarray:
+    """Voronoi cells of radius 2.5 voxels around label centres, mirrored across X."""
+    names = list(PLANTED)
+    half = shape[0] // 2
+    candidates = np.argwhere(general & (grid[..., 0] < half))
+    centres = []
+    for name in names:
+        early = name in _EARLY
+        pool = candidates[(candidates[:, 1] < 5) == early]
+        for _ in range(200):
+            c = pool[rng.integers(len(pool))]
+            if all(np.linalg.norm(c - o) >= 3.5 for o in centres):
+                break
+        centres.append(c)
+    centres = np.array(centres, dtype=float)
+    mirrored = centres.copy()
+    mirrored[:, 0] = shape[0] - 1 - mirrored[:, 0]
+    allc = np.concatenate([centres, mirrored])
+    dist = np.linalg.norm(grid[..., None, :] - allc, axis=-1)
+    nearest = dist.argmin(-1)
+    label = np.array(names * 2, dtype=object)[nearest]
+    inside = general & (dist.min(-1) <= 2.5)
+    return np.where(inside, label, "").astype(str)
+
+
+def _label_voxels(fname, name, label, general) -> np.ndarray:
+    """Voxels carrying label ``name`` of ROI file ``fname``."""
+    if fname == "nsdgeneral":
+        return general
+    if fname == "streams":
+        members = [k for k in PLANTED if _STREAM_OF.get(k, "ventral") == name]
+        return np.isin(label, members)
+    return label == name
+
+
+# -- responses ----------------------------------------------------------------------
+def simulate_betas(cfg: SampleConfig, design: dict, geometry: dict, features: dict,
+                   words: dict, subject: int) -> np.ndarray:
+    """Simulate int16 betas (percent signal change x 300) of one subject.
+
+    Parameters
+    ----------
+    cfg : SampleConfig
+        Sample size and noise.
+    design : dict
+        Output of :func:`plan_design`.
+    geometry : dict
+        Output of :func:`plan_geometry`.
+    features : dict
+        Layer -> (n_pool, width) SampleNet features, rows in ``design["pool"]`` order.
+    words : dict
+        Attribute word -> bool array over ``design["pool"]``.
+    subject : int
+        1-based subject number.
+
+    Returns
+    -------
+    ndarray of shape (n_trials, X, Y, Z), dtype int16
+        Betas; zero outside the brain mask and at invalid voxels in session 2.
+    """
+    rng = np.random.default_rng([cfg.seed, 3, subject])
+    directions = np.random.default_rng([cfg.seed, 4])
+    trial_ids = design["trial_ids"][subject]
+    pos = np.searchsorted(design["pool"], trial_ids)
+    images = np.unique(pos)
+    brain = geometry["brain"]
+    n_vox = int(brain.sum())
+    clean = np.zeros((len(design["pool"]), n_vox), dtype=np.float32)
+    label = geometry["label"][brain]
+    amp = geometry["amplitude"][brain]
+    for name, (layer, attrs) in PLANTED.items():
+        cols = np.flatnonzero(label == name)
+        roi_dir = directions.standard_normal(features["layer2"].shape[1])
+        if cols.size == 0 or not (layer or attrs):
+            continue
+        parts = []
+        if layer:
+            f = _zscore(features[layer][images])
+            w = roi_dir[:, None] + 0.7 * rng.standard_normal((f.shape[1], cols.size))
+            parts.append(_zscore(f @ w))
+        if attrs:
+            hits = np.sum([words[a][images] for a in attrs], axis=0).astype(float)
+            parts.append(np.repeat(_zscore(hits[:, None]), cols.size, axis=1))
+        clean[np.ix_(images, cols)] = _zscore(sum(parts)) * amp[cols]
+    scale = rng.uniform(1.2, 1.8, size=(cfg.n_sessions, n_vox))
+    offset = rng.normal(0.5, 0.5, size=(cfg.n_sessions, n_vox))
+    noise = rng.standard_normal((cfg.n_trials, n_vox)) * cfg.noise_sd
+    session = np.arange(cfg.n_trials) // TRIALS_PER_SESSION
+    psc = offset[session] + scale[session] * (clean[pos] + noise)
+    vol = np.zeros((cfg.n_trials,) + tuple(cfg.shape), dtype=np.int16)
+    vol[:, brain] = np.round(psc * 300).astype(np.int16)
+    if cfg.n_sessions >= 2:
+        i, j, k = geometry["invalid"].T
+        vol[TRIALS_PER_SESSION : 2 * TRIALS_PER_SESSION, i, j, k] = 0
+    return vol
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    x = x - x.mean(0)
+    return x / np.where(x.std(0) > 0, x.std(0), 1.0)
+
+
+def estimate_ncsnr(betas: np.ndarray, trial_ids: np.ndarray) -> np.ndarray:
+    """NSD's ncsnr: per-session z-scores, variance over the 3 trials of each image.
+
+    Parameters
+    ----------
+    betas : ndarray of shape (n_trials, n_voxels)
+        Betas of consecutive 750-trial sessions.
+    trial_ids : ndarray of shape (n_trials,)
+        Image id shown at each trial.
+
+    Returns
+    -------
+    ndarray of shape (n_voxels,)
+        ``sqrt(max(0, 1 - v)) / sqrt(v)`` with ``v`` the mean trial variance of
+        images shown exactly three times; NaN where a session is constant.
+    """
+    z = betas.astype(np.float64)
+    for s in range(0, len(z), TRIALS_PER_SESSION):
+        block = z[s : s + TRIALS_PER_SESSION]
+        sd = block.std(0)
+        z[s : s + TRIALS_PER_SESSION] = (block - block.mean(0)) / np.where(sd > 0, sd, np.nan)
+    uniq, counts = np.unique(trial_ids, return_counts=True)
+    triple = uniq[counts == N_REPEATS]
+    order = np.argsort(trial_ids, kind="stable")
+    rows = order[np.isin(trial_ids[order], triple)]
+    per_image = z[rows].reshape(len(triple), N_REPEATS, -1)
+    v = per_image.var(axis=1, ddof=1).mean(0)
+    return np.sqrt(np.maximum(0.0, 1.0 - v)) / np.sqrt(v)
+
+
+# -- writing ------------------------------------------------------------------------
+def write_nsd_sample(out, seed: int = 0, progress: bool = False, **sizes) -> Path:
+    """Write the embedded sample in the exact NSD layout, with its ground truth.
+
+    Writes are atomic, and ``ground_truth.json`` is written last: a folder that has
+    it is complete, and calling again with the same seed and sizes reuses it.
+
+    Parameters
+    ----------
+    out : str or Path
+        Destination folder (the NSD root).
+    seed : int
+        Seed of everything random (design, images, geometry, responses).
+    progress : bool
+        Show progress bars.
+    **sizes
+        Fields of :class:`SampleConfig` (``n_subjects``, ``n_sessions``,
+        ``n_shared``, ``shape``, ``noise_sd``, ...).
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
+    cfg = SampleConfig(seed=seed, **sizes)
+    out = Path(out)
+    if _is_complete(out, cfg):
+        logger.info("Reusing the complete sample in %s", out)
+        return out
+    design = plan_design(cfg)
+    geometry = plan_geometry(cfg)
+    attrs = sample_attributes(np.random.default_rng([cfg.seed, 1]), len(design["pool"]))
+    features = _write_stimuli(out, cfg, design, attrs, progress)
+    words = {w: has_word(attrs, w) for _, ws in PLANTED.values() for w in ws}
+    _write_design(out, cfg, design)
+    _write_stim_info(out, cfg, design)
+    for subject in _progress(cfg.subjects, progress, "subjects"):
+        _write_subject(out, cfg, design, geometry, features, words, subject)
+    _write_truth(out, cfg, geometry)
+    return out
+
+
+def _progress(iterable, enabled: bool, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, disable=not enabled, leave=False)
+
+
+def _is_complete(out: Path, cfg: SampleConfig) -> bool:
+    path = out / "ground_truth.json"
+    if not path.exists():
+        return False
+    truth = json.loads(path.read_text())
+    return truth.get("config") == _config_record(cfg)
+
+
+def _config_record(cfg: SampleConfig) -> dict:
+    return {"format_version": SAMPLE_FORMAT_VERSION, "seed": cfg.seed,
+            "n_subjects": cfg.n_subjects, "n_sessions": cfg.n_sessions,
+            "n_shared": cfg.n_shared, "shape": list(cfg.shape),
+            "noise_sd": cfg.noise_sd, "amplitude": list(cfg.amplitude),
+            "n_invalid": cfg.n_invalid, "model_seed": cfg.model_seed}
+
+
+def _write_stimuli(out, cfg, design, attrs, progress) -> dict:
+    """Draw, store (imgBrick) and featurise every image; write COCO captions."""
+    import h5py
+
+    pool = design["pool"]
+    rng = np.random.default_rng([cfg.seed, 5])
+    layers = sorted({lay for lay, _ in PLANTED.values() if lay})
+    feats = {name: [] for name in layers}
+    path = out / L.STIMULI_HDF5
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        brick = f.create_dataset(
+            "imgBrick", shape=(N_TOTAL_IMAGES, 425, 425, 3), dtype=np.uint8,
+            chunks=(1, 425, 425, 3), compression="gzip", compression_opts=1)
+        batch = 64
+        for start in _progress(range(0, len(pool), batch), progress, "images"):
+            stop = min(start + batch, len(pool))
+            imgs = [draw_image(attrs.iloc[i], rng) for i in range(start, stop)]
+            for nsd_id, img in zip(pool[start:stop], imgs):
+                brick[nsd_id] = upscale(img)
+            for name, value in sample_layer_features(imgs, layers, cfg.model_seed).items():
+                feats[name].append(value)
+    _write_captions(out, cfg, design, attrs)
+    return {name: np.concatenate(v) for name, v in feats.items()}
+
+
+def _coco_ids(cfg) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng([cfg.seed, 6])
+    coco = rng.choice(600_000, N_TOTAL_IMAGES, replace=False) + 1
+    split = np.where(rng.random(N_TOTAL_IMAGES) < 0.1, "val2017", "train2017")
+    return coco, split
+
+
+def _write_captions(out, cfg, design, attrs):
+    coco, split = _coco_ids(cfg)
+    pool = design["pool"]
+    for name in ("train2017", "val2017"):
+        rows = np.flatnonzero(split[pool] == name)
+        doc = {
+            "info": {"description": "brainalign embedded sample (COCO-style captions)"},
+            "licenses": [],
+            "images": [{"id": int(coco[pool[r]]), "file_name": f"{coco[pool[r]]:012d}.jpg",
+                        "height": 425, "width": 425} for r in rows],
+            "annotations": [{"image_id": int(coco[pool[r]]), "id": int(k + 1),
+                             "caption": caption(attrs.iloc[r])} for k, r in enumerate(rows)],
+        }
+        with atomic_path(out / L.captions_json(name)) as tmp:
+            tmp.write_text(json.dumps(doc))
+
+
+def _write_design(out, cfg, design):
+    from scipy.io import savemat
+
+    stimpattern = np.zeros((cfg.n_sessions, 12, 75), dtype=np.uint8)
+    for run in range(12):
+        stimpattern[:, run, : 63 if run % 2 == 0 else 62] = 1
+    with atomic_path(out / L.EXPDESIGN) as tmp:
+        savemat(tmp, {
+            "masterordering": design["masterordering"][None, :],
+            "subjectim": design["subjectim"],
+            "sharedix": (design["shared"] + 1)[None, :],
+            "stimpattern": stimpattern,
+        }, format="5")
+
+
+def _write_stim_info(out, cfg, design):
+    coco, split = _coco_ids(cfg)
+    nsd = np.arange(N_TOTAL_IMAGES)
+    table = {
+        "cocoId": coco, "cocoSplit": split, "cropBox": "(0, 0, 0, 0)", "loss": 0.0,
+        "nsdId": nsd, "flagged": False, "BOLD5000": False,
+        "shared1000": np.isin(nsd, design["shared"]),
+    }
+    for s in cfg.subjects:
+        table[f"subject{s}"] = np.isin(nsd, design["subjectim"][s - 1] - 1).astype(int)
+    for s in cfg.subjects:
+        trials = design["trial_ids"][s]
+        for rep in range(N_REPEATS):
+            col = np.zeros(N_TOTAL_IMAGES, dtype=np.int64)
+            table[f"subject{s}_rep{rep}"] = col
+        seen = {}
+        for t, nsd_id in enumerate(trials):
+            rep = seen.get(nsd_id, 0)
+            table[f"subject{s}_rep{rep}"][nsd_id] = t + 1
+            seen[nsd_id] = rep + 1
+    with atomic_path(out / L.STIM_INFO) as tmp:
+        pd.DataFrame(table).to_csv(tmp)
+
+
+def _write_subject(out, cfg, design, geometry, features, words, subject):
+    import h5py
+    import nibabel as nib
+
+    affine = geometry["affine"]
+    betas = simulate_betas(cfg, design, geometry, features, words, subject)
+    for s in range(cfg.n_sessions):
+        block = betas[s * TRIALS_PER_SESSION : (s + 1) * TRIALS_PER_SESSION]
+        img = nib.Nifti1Image(np.moveaxis(block, 0, -1), affine)
+        img.header.set_zooms((VOXEL_MM,) * 3 + (TR_S,))
+        img.header.set_xyzt_units("mm", "sec")
+        _save_nifti(img, out / L.betas_file(subject, s + 1, "nii.gz"))
+        with atomic_path(out / L.betas_file(subject, s + 1, "hdf5")) as tmp:
+            with h5py.File(tmp, "w") as f:
+                f.create_dataset("betas", data=block.transpose(0, 3, 2, 1),
+                                 chunks=(TRIALS_PER_SESSION, 1, 1, 1))
+    brain = geometry["brain"]
+    ncsnr = np.full(cfg.shape, np.nan, dtype=np.float32)
+    ncsnr[brain] = estimate_ncsnr(betas[:, brain], design["trial_ids"][subject])
+    _save_nifti(nib.Nifti1Image(ncsnr, affine), out / L.ncsnr_file(subject))
+    _save_nifti(nib.Nifti1Image(brain.astype(np.uint8), affine),
+                out / L.brainmask_file(subject))
+    for fname, vol in geometry["rois"].items():
+        _save_nifti(nib.Nifti1Image(vol.astype(np.float32), affine),
+                    out / L.roi_file(subject, fname))
+        for hemi, side in (("lh", slice(None, cfg.shape[0] // 2)),
+                           ("rh", slice(cfg.shape[0] // 2, None))):
+            half = np.full_like(vol, -1.0)
+            half[side] = vol[side]
+            _save_nifti(nib.Nifti1Image(half.astype(np.float32), affine),
+                        out / L.roi_file(subject, f"{hemi}.{fname}"))
+        lines = ["0 Unknown"] + [f"{k} {n}" for k, n in enumerate(ROI_FILES[fname], 1)]
+        with atomic_path(out / L.ctab_file(subject, fname)) as tmp:
+            tmp.write_text("\n".join(lines) + "\n")
+
+
+def _save_nifti(img, path):
+    with atomic_path(path) as tmp:
+        img.to_filename(tmp)
+
+
+def _write_truth(out, cfg, geometry):
+    import nibabel as nib
+
+    amp = geometry["amplitude"]
+    nc = 100 * amp**2 / (amp**2 + cfg.noise_sd**2 / N_REPEATS)
+    nc[~geometry["brain"]] = 0
+    _save_nifti(nib.Nifti1Image(nc.astype(np.float32), geometry["affine"]),
+                out / "true_noise_ceiling.nii.gz")
+    label = geometry["label"]
+    truth = {
+        "seed": cfg.seed,
+        "model": SAMPLE_MODEL_SPEC.replace("@0", f"@{cfg.model_seed}"),
+        "rois": {name: {"layer": layer, "attributes": list(attrs),
+                        "n_voxels": int((label == name).sum())}
+                 for name, (layer, attrs) in PLANTED.items()},
+        "noise_sd": cfg.noise_sd,
+        "subjects": cfg.subjects,
+        "noise_ceiling_n_trials": N_REPEATS,
+        "invalid_voxels": {"ijk": geometry["invalid"].tolist(), "session": 2},
+        "config": _config_record(cfg),
+    }
+    write_json_atomic(out / "ground_truth.json", truth)

@@ -1,0 +1,122 @@
+"""Spaces: the way from a column vector back to a brain image."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from brainalign.exceptions import DataError, ParameterError
+
+
+class VolumeSpace:
+    """Voxels of a 3-D volume: grid shape, affine and the voxel of each column.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Grid shape ``(X, Y, Z)``.
+    affine : array-like of shape (4, 4)
+        Voxel-to-world affine.
+    ijk : array-like of shape (n_targets, 3)
+        Voxel indices of each column.
+    """
+
+    kind = "volume"
+
+    def __init__(self, shape, affine, ijk):
+        self.shape = tuple(int(s) for s in shape)
+        self.affine = np.asarray(affine, dtype=np.float64)
+        self.ijk = np.asarray(ijk, dtype=np.int64).reshape(-1, 3)
+        if len(self.shape) != 3 or self.affine.shape != (4, 4):
+            raise ParameterError(
+                "VolumeSpace expects a 3-D 'shape' and a 4 x 4 'affine'; got "
+                f"shape={self.shape} and affine of shape {self.affine.shape}."
+            )
+        if self.ijk.size and (
+            (self.ijk < 0).any() or (self.ijk >= np.array(self.shape)).any()
+        ):
+            raise DataError(f"Voxel indices 'ijk' fall outside the grid {self.shape}.")
+
+    @classmethod
+    def from_mask(cls, mask, affine):
+        """Build the space of the non-zero voxels of ``mask`` (C order).
+
+        Parameters
+        ----------
+        mask : ndarray of shape (X, Y, Z)
+            Boolean or numeric mask.
+        affine : array-like of shape (4, 4)
+            Voxel-to-world affine.
+
+        Returns
+        -------
+        VolumeSpace
+            One column per voxel of the mask.
+        """
+        mask = np.asarray(mask)
+        return cls(mask.shape, affine, np.argwhere(mask != 0))
+
+    @property
+    def n_targets(self) -> int:
+        """Number of voxels (columns)."""
+        return len(self.ijk)
+
+    def select(self, columns) -> VolumeSpace:
+        """Return the space of a subset of columns.
+
+        Parameters
+        ----------
+        columns : array-like of int or bool
+            Column indices or boolean mask.
+
+        Returns
+        -------
+        VolumeSpace
+            The sub-space.
+        """
+        return VolumeSpace(self.shape, self.affine, self.ijk[columns])
+
+    def mask_image(self):
+        """Return the mask of the columns as a NIfTI image (uint8).
+
+        Returns
+        -------
+        nibabel.Nifti1Image
+            1 at each column's voxel, 0 elsewhere.
+        """
+        return self.to_image(np.ones(self.n_targets, dtype=np.uint8), dtype=np.uint8)
+
+    def to_image(self, values, fill=0.0, dtype=np.float32):
+        """Put one value per column back into a NIfTI volume.
+
+        Parameters
+        ----------
+        values : array-like of shape (n_targets,) or (n_targets, n_maps)
+            One value (or one value per map) per column.
+        fill : float
+            Value of voxels outside the columns.
+        dtype : numpy dtype
+            Data type of the image.
+
+        Returns
+        -------
+        nibabel.Nifti1Image
+            A 3-D image, or 4-D with ``n_maps`` volumes.
+        """
+        import nibabel as nib
+
+        values = np.asarray(values)
+        if values.shape[:1] != (self.n_targets,) or values.ndim > 2:
+            raise ParameterError(
+                f"Invalid shape for 'values': expected ({self.n_targets},) or "
+                f"({self.n_targets}, n_maps); got {values.shape}."
+            )
+        extra = values.shape[1:]
+        data = np.full(self.shape + extra, fill, dtype=dtype)
+        i, j, k = self.ijk.T
+        data[i, j, k] = values
+        img = nib.Nifti1Image(data, self.affine)
+        img.header.set_xyzt_units("mm")
+        return img
+
+    def __repr__(self) -> str:
+        return f"VolumeSpace(shape={self.shape}, n_targets={self.n_targets})"

@@ -1,0 +1,57 @@
+"""The embedded sample: a miniature NSD with planted, known ground truth.
+
+:func:`write_nsd_sample` writes a small dataset in the exact NSD layout (recipe in
+``datasets/sample.md``); :func:`sample_path` builds it on demand into a cache folder.
+Each planted ROI responds to named image attributes and to one layer of
+:func:`SampleNet`, whose spec ``torch:brainalign.data.sample:SampleNet@0`` names the
+model in ``ground_truth.json``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from brainalign.data._sample_nsd import SampleConfig, write_nsd_sample
+from brainalign.data._samplenet import (
+    PLANTED,
+    SAMPLE_MODEL_SPEC,
+    SampleNet,
+    sample_layer_features,
+)
+
+__all__ = [
+    "PLANTED",
+    "SAMPLE_MODEL_SPEC",
+    "SampleConfig",
+    "SampleNet",
+    "sample_layer_features",
+    "sample_path",
+    "write_nsd_sample",
+]
+
+
+def sample_path(name: str = "nsd", seed: int = 0, progress: bool = False) -> Path:
+    """Return the folder of a built sample, building it on first use.
+
+    The cache lives in ``$BRAINALIGN_DATA`` or ``~/.cache/brainalign``.
+
+    Parameters
+    ----------
+    name : {"nsd"}
+        Which sample.
+    seed : int
+        Sample seed.
+    progress : bool
+        Show progress bars while building.
+
+    Returns
+    -------
+    Path
+        The sample root.
+    """
+    from brainalign._utils import check_option
+
+    check_option("name", name, ["nsd"])
+    cache = Path(os.environ.get("BRAINALIGN_DATA", Path.home() / ".cache" / "brainalign"))
+    return write_nsd_sample(cache / f"sample-{name}-seed{seed}", seed=seed, progress=progress)
