@@ -139,7 +139,7 @@ def _good_columns(matrix: np.ndarray) -> np.ndarray:
 def _summary(data: BrainData) -> dict:
     ids, counts = np.unique(data.stimulus_ids, return_counts=True)
     return {"dataset": data.info.get("dataset"), "rows": data.n_rows,
-            "targets": data.n_targets, "stimuli": int(ids.size),
+            "targets": data.n_targets, "n_stimuli": int(ids.size),
             "repetitions": {"min": int(counts.min()), "max": int(counts.max())},
             "row_metadata": list(data.row_meta.columns)}
 

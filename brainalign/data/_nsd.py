@@ -174,7 +174,7 @@ class NSD:
             out["subjects"][s] = {
                 "sessions": list(files),
                 "trials": len(files) * TRIALS_PER_SESSION,
-                "betas_format": sorted({_format_of(p) for p in files.values()}),
+                "betas_format": [f for f in ("nifti", "hdf5") if self.session_files(s, f)],
                 "n_images": int(len(np.unique(design["subjectim"][s - 1]))),
                 "rois": self._roi_counts(s),
             }

@@ -317,6 +317,7 @@ def write_nsd_sample(out, seed: int = 0, progress: bool = False, **sizes) -> Pat
     if _is_complete(out, cfg):
         logger.info("Reusing the complete sample in %s", out)
         return out
+    _prepare_folder(out)
     design = plan_design(cfg)
     geometry = plan_geometry(cfg)
     attrs = sample_attributes(np.random.default_rng([cfg.seed, 1]), len(design["pool"]))
@@ -334,6 +335,36 @@ def _progress(iterable, enabled: bool, desc: str):
     from tqdm.auto import tqdm
 
     return tqdm(iterable, desc=desc, disable=not enabled, leave=False)
+
+
+_MARKER = ".brainalign-sample"
+_SAMPLE_ENTRIES = ("nsddata", "nsddata_betas", "nsddata_stimuli", "ground_truth.json",
+                   "true_noise_ceiling.nii.gz")
+
+
+def _prepare_folder(out: Path) -> None:
+    """Claim ``out`` for a sample, clearing an earlier (partial or other) sample.
+
+    A non-empty folder without the sample marker is refused, so a real dataset is
+    never overwritten.
+    """
+    import shutil
+
+    from brainalign.exceptions import DataError
+
+    if out.exists() and any(out.iterdir()) and not (out / _MARKER).exists():
+        raise DataError(
+            f"Refusing to write the sample into {out}: the folder is not empty and "
+            "holds no earlier brainalign sample."
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / _MARKER).write_text("written by brainalign sample; safe to delete\n")
+    for name in _SAMPLE_ENTRIES:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
 
 
 def _is_complete(out: Path, cfg: SampleConfig) -> bool:

@@ -1,0 +1,34 @@
+# Quickstart: `make demo` and `make test`. Both create or reuse .venv and install
+# the package with its dev extras first (reinstalled when pyproject.toml changes).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.brainalign-installed
+DEMO_DIR ?= demo_output
+
+.PHONY: install demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/brainalign sample nsd --out $(DEMO_DIR)/sample_nsd --seed 0
+	$(BIN)/brainalign info --dataset nsd --root $(DEMO_DIR)/sample_nsd
+
+lint: $(STAMP)
+	$(BIN)/ruff check brainalign tests benchmarks examples
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_nsd_loading.py
+
+clean:
+	rm -rf $(DEMO_DIR) .pytest_cache .ruff_cache

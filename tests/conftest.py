@@ -1,0 +1,72 @@
+"""Shared fixtures: the embedded sample (built once per session), network guard."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+#: The real recordings: ../shared/data beside the checkout (as in CI).
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    """Fail any connection that leaves this machine (tests must run offline)."""
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if self.family == socket.AF_UNIX or host in ("127.0.0.1", "::1", "localhost"):
+            return real_connect(self, address)
+        raise RuntimeError(f"Tests must not use the network (tried {address!r}).")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def nsd_sample(tmp_path_factory) -> Path:
+    """The default NSD sample (seed 0), built once per test session."""
+    from brainalign.data.sample import write_nsd_sample
+
+    return write_nsd_sample(tmp_path_factory.mktemp("sample") / "nsd", seed=0)
+
+
+@pytest.fixture(scope="session")
+def ground_truth(nsd_sample) -> dict:
+    """The sample's ground_truth.json."""
+    return json.loads((nsd_sample / "ground_truth.json").read_text())
+
+
+@pytest.fixture
+def sample_clone(nsd_sample, tmp_path):
+    """Return a function that clones the sample (symlinks) minus some files.
+
+    ``clone(*relative_paths)`` links every file except those listed, which the test
+    then writes (or leaves missing).
+    """
+
+    def clone(*replace: str) -> Path:
+        root = tmp_path / "nsd"
+        skip = {str(Path(p)) for p in replace}
+        for path in nsd_sample.rglob("*"):
+            rel = path.relative_to(nsd_sample)
+            if path.is_file() and str(rel) not in skip:
+                (root / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(path, root / rel)
+        return root
+
+    return clone
+
+
+@pytest.fixture(scope="session")
+def haxby_dir() -> Path:
+    """The real Haxby 2001 recording in ../shared/data (skips when absent)."""
+    path = SHARED_DATA / "haxby2001"
+    if not path.exists():
+        pytest.skip(f"real data not found at {path}")
+    return path
