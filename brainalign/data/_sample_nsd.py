@@ -27,7 +27,9 @@ TRIALS_PER_SESSION = 750
 N_REPEATS = 3
 VOXEL_MM = 1.8
 TR_S = 4.0 / 3.0
-SAMPLE_FORMAT_VERSION = 1
+SAMPLE_FORMAT_VERSION = 2
+#: Share of signal variance from the driving layer in ROIs that also have attributes.
+LAYER_SHARE = 0.75
 
 #: ROI files and their labels (ctab order 1..N), as named in NSD.
 ROI_FILES = {
@@ -235,10 +237,11 @@ def simulate_betas(cfg: SampleConfig, design: dict, geometry: dict, features: di
         if layer:
             f = _zscore(features[layer][images])
             w = roi_dir[:, None] + 0.7 * rng.standard_normal((f.shape[1], cols.size))
-            parts.append(_zscore(f @ w))
+            parts.append(_zscore(f @ w) * np.sqrt(LAYER_SHARE if attrs else 1.0))
         if attrs:
             hits = np.sum([words[a][images] for a in attrs], axis=0).astype(float)
-            parts.append(np.repeat(_zscore(hits[:, None]), cols.size, axis=1))
+            attr = np.repeat(_zscore(hits[:, None]), cols.size, axis=1)
+            parts.append(attr * np.sqrt(1.0 - LAYER_SHARE if layer else 1.0))
         clean[np.ix_(images, cols)] = _zscore(sum(parts)) * amp[cols]
     scale = rng.uniform(1.2, 1.8, size=(cfg.n_sessions, n_vox))
     offset = rng.normal(0.5, 0.5, size=(cfg.n_sessions, n_vox))

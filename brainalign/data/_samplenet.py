@@ -3,7 +3,8 @@
 Random-initialised ViTs and ResNets have nearly interchangeable layers on simple
 generated images (linear CKA 0.94-1.00), so a planted "ROI -> layer" truth built on
 them cannot be recovered. SampleNet's layers are random projections with tanh at
-gain 4, which decorrelates them (CKA about 0.5-0.75 between layers 2, 4 and 6).
+gain 4 over mean-centred pooled images, which decorrelates them (linear CKA on
+the sample's images: 0.82 layer2-layer4, 0.75 layer4-layer6, 0.60 layer2-layer6).
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ INPUT_GRID = GRID // UPSCALE
 def SampleNet(seed: int = 0, width: int = 256, depth: int = 6, gain: float = 4.0):  # noqa: N802
     """Build the sample's fixed, seeded network.
 
-    Its ``preprocess`` average-pools uint8 images to 17 x 17 and scales them to
-    [-0.5, 0.5]; the network flattens that input and applies ``depth`` layers
+    Its ``preprocess`` average-pools uint8 images to 17 x 17, scales them to [0, 1]
+    and centres each image on its mean; the network flattens that input and applies ``depth`` layers
     ``h_k = tanh(gain * h_{k-1} W_k)`` with Gaussian ``W_k / sqrt(fan_in)``. Modules
     ``layer1`` ... ``layer<depth>`` are the layers to extract; the output is the
     last layer.
@@ -115,7 +116,8 @@ def pool_images(images: np.ndarray, size: int):
     """Average-pool uint8 images ``(n, H, W, 3)`` to float ``(n, 3, size, size)``.
 
     A block mean when the image side is a multiple of ``size`` (NSD's 425 pixels
-    are 17 x 25), adaptive average pooling otherwise; then scaled to [-0.5, 0.5].
+    are 17 x 25), adaptive average pooling otherwise; then scaled to [0, 1] and
+    centred on each image's mean (brightness carries no layer structure).
 
     Parameters
     ----------
@@ -144,7 +146,8 @@ def pool_images(images: np.ndarray, size: int):
     else:
         x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
         pooled = torch.nn.functional.adaptive_avg_pool2d(x.to(torch.float32), size)
-    return (pooled / 255.0 - 0.5).contiguous()
+    pooled = pooled / 255.0
+    return (pooled - pooled.mean(dim=(1, 2, 3), keepdim=True)).contiguous()
 
 
 def sample_layer_features(images, layers, seed: int = 0, batch_size: int = 64):
