@@ -22,6 +22,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check brainalign tests benchmarks examples
+	$(BIN)/ruff format --check brainalign tests benchmarks examples
 	$(BIN)/lint-imports
 
 test: lint

@@ -30,7 +30,7 @@ def _no_network(monkeypatch):
 
 @pytest.fixture(scope="session")
 def nsd_sample(tmp_path_factory) -> Path:
-    """The default NSD sample (seed 0), built once per test session."""
+    """Build the default NSD sample (seed 0) once per test session."""
     from brainalign.data.sample import write_nsd_sample
 
     return write_nsd_sample(tmp_path_factory.mktemp("sample") / "nsd", seed=0)
@@ -38,7 +38,7 @@ def nsd_sample(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def ground_truth(nsd_sample) -> dict:
-    """The sample's ground_truth.json."""
+    """Read the sample's ground_truth.json."""
     return json.loads((nsd_sample / "ground_truth.json").read_text())
 
 
@@ -65,7 +65,7 @@ def sample_clone(nsd_sample, tmp_path):
 
 @pytest.fixture(scope="session")
 def haxby_dir() -> Path:
-    """The real Haxby 2001 recording in ../shared/data (skips when absent)."""
+    """Return the real Haxby 2001 recording in ../shared/data (skip when absent)."""
     path = SHARED_DATA / "haxby2001"
     if not path.exists():
         pytest.skip(f"real data not found at {path}")

@@ -90,12 +90,9 @@ def check_type(name: str, value, types: type | tuple[type, ...]):
     """
     if isinstance(value, types):
         return value
-    names = types.__name__ if isinstance(types, type) else " or ".join(
-        t.__name__ for t in types
-    )
+    names = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
     raise ParameterError(
-        f"Invalid type for {name!r}: expected {names}; got "
-        f"{type(value).__name__} ({value!r:.80})."
+        f"Invalid type for {name!r}: expected {names}; got {type(value).__name__} ({value!r:.80})."
     )
 
 

@@ -34,14 +34,18 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module in _VERBS.items():
         doc = module.__doc__.strip()
         verb = sub.add_parser(
-            name, help=doc.splitlines()[0], description=doc,
+            name,
+            help=doc.splitlines()[0],
+            description=doc,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         group = verb.add_mutually_exclusive_group()
-        group.add_argument("-v", "--verbose", action="store_true",
-                           help="more messages, and tracebacks on errors")
-        group.add_argument("-q", "--quiet", action="store_true",
-                           help="only errors; no progress bars")
+        group.add_argument(
+            "-v", "--verbose", action="store_true", help="more messages, and tracebacks on errors"
+        )
+        group.add_argument(
+            "-q", "--quiet", action="store_true", help="only errors; no progress bars"
+        )
         module.add_arguments(verb)
         verb.set_defaults(run=module.run)
     return parser

@@ -48,16 +48,20 @@ def format_summary(summary: dict) -> str:
     if "root" in summary:
         lines.append(f"root: {summary['root']}")
     for subject, facts in summary.get("subjects", {}).items():
-        lines.append(f"subject {subject}: {len(facts['sessions'])} sessions "
-                     f"{facts['sessions']}, {facts['trials']} trials, "
-                     f"{facts['n_images']} images, betas {'/'.join(facts['betas_format'])}")
+        lines.append(
+            f"subject {subject}: {len(facts['sessions'])} sessions "
+            f"{facts['sessions']}, {facts['trials']} trials, "
+            f"{facts['n_images']} images, betas {'/'.join(facts['betas_format'])}"
+        )
         for fname, labels in facts["rois"].items():
             parts = ", ".join(f"{k} {v}" for k, v in labels.items())
             lines.append(f"  roi {fname}: {parts}")
     if summary.get("stimuli"):
         shape = summary["stimuli"]["shape"]
-        lines.append(f"stimuli: {summary['stimuli']['path']} "
-                     f"({'missing' if shape is None else ' x '.join(map(str, shape))})")
+        lines.append(
+            f"stimuli: {summary['stimuli']['path']} "
+            f"({'missing' if shape is None else ' x '.join(map(str, shape))})"
+        )
     for key in ("rows", "targets", "n_stimuli", "repetitions", "row_metadata"):
         if key in summary:
             lines.append(f"{key}: {summary[key]}")

@@ -17,17 +17,22 @@ def add_arguments(parser) -> None:
     parser.add_argument("name", choices=["nsd"], help="which sample to write")
     parser.add_argument("--out", required=True, metavar="DIR", help="destination folder")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--sessions", type=int, default=4,
-                        help="sessions per subject, 750 trials each (default: 4)")
-    parser.add_argument("--subjects", type=int, default=2,
-                        help="number of subjects (default: 2)")
+    parser.add_argument(
+        "--sessions", type=int, default=4, help="sessions per subject, 750 trials each (default: 4)"
+    )
+    parser.add_argument("--subjects", type=int, default=2, help="number of subjects (default: 2)")
 
 
 def run(args) -> int:
     """Write the sample and print its path."""
     from brainalign.data.sample import write_nsd_sample
 
-    out = write_nsd_sample(args.out, seed=args.seed, progress=not args.quiet,
-                           n_sessions=args.sessions, n_subjects=args.subjects)
+    out = write_nsd_sample(
+        args.out,
+        seed=args.seed,
+        progress=not args.quiet,
+        n_sessions=args.sessions,
+        n_subjects=args.subjects,
+    )
     print(out)
     return 0

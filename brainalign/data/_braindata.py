@@ -31,12 +31,37 @@ def noise_ceiling_from_ncsnr(ncsnr, n_trials) -> np.ndarray:
     n_trials = np.atleast_1d(np.asarray(n_trials, dtype=np.float64))
     if n_trials.size == 0 or (n_trials < 1).any():
         raise ParameterError(
-            "Invalid value for 'n_trials': expected counts >= 1; got "
-            f"{n_trials[:5].tolist()}."
+            f"Invalid value for 'n_trials': expected counts >= 1; got {n_trials[:5].tolist()}."
         )
     a = float(np.mean(1.0 / n_trials))
     s2 = np.asarray(ncsnr, dtype=np.float64) ** 2
     return 100.0 * s2 / (s2 + a)
+
+
+_ROWS_PER_CHUNK = 128  # bounds float64 temporaries to 128 rows
+
+
+def scale_into(raw: np.ndarray, scale: float, out: np.ndarray) -> np.ndarray:
+    """Write ``raw / scale`` into ``out`` (float64 division, row chunk by row chunk).
+
+    Parameters
+    ----------
+    raw : ndarray of shape (n_rows, n_columns)
+        Stored values (e.g. int16).
+    scale : float
+        Divisor.
+    out : ndarray of shape (n_rows, n_columns)
+        Destination (e.g. float32), written in place.
+
+    Returns
+    -------
+    ndarray
+        ``out``.
+    """
+    for start in range(0, raw.shape[0], _ROWS_PER_CHUNK):
+        rows = slice(start, start + _ROWS_PER_CHUNK)
+        out[rows] = raw[rows] / scale
+    return out
 
 
 def zscore_columns(block: np.ndarray) -> np.ndarray:
@@ -53,9 +78,12 @@ def zscore_columns(block: np.ndarray) -> np.ndarray:
         True for columns that are constant or not finite (left as they were
         centred; callers drop them).
     """
-    mean = block.mean(axis=0, dtype=np.float64)
+    mean = block.mean(axis=0, dtype=np.float64)  # buffered: no full float64 copy
     block -= mean.astype(block.dtype)
-    sd = np.sqrt(np.mean(np.square(block, dtype=np.float64), axis=0))
+    sumsq = np.zeros(block.shape[1])
+    for start in range(0, block.shape[0], _ROWS_PER_CHUNK):
+        sumsq += np.square(block[start : start + _ROWS_PER_CHUNK], dtype=np.float64).sum(0)
+    sd = np.sqrt(sumsq / max(block.shape[0], 1))
     bad = ~np.isfinite(sd) | (sd <= 1e-12 * np.maximum(1.0, np.abs(mean)))
     block /= np.where(bad, 1.0, sd).astype(block.dtype)
     return bad
@@ -216,8 +244,7 @@ class BrainData:
                 close = closest_names(name, known)
                 hint = f" Did you mean {', '.join(close)}?" if close else ""
                 raise ParameterError(
-                    f"Unknown ROI {name!r}: available ROIs are {', '.join(known)}."
-                    f"{hint}"
+                    f"Unknown ROI {name!r}: available ROIs are {', '.join(known)}.{hint}"
                 )
             for col in self.roi_columns:
                 values = self.col_meta[col].astype(str).to_numpy()
@@ -319,9 +346,7 @@ class BrainData:
         """
         import scipy.sparse as sp
 
-        uniq, first, inverse = np.unique(
-            self.stimulus_ids, return_index=True, return_inverse=True
-        )
+        uniq, first, inverse = np.unique(self.stimulus_ids, return_index=True, return_inverse=True)
         order = np.argsort(first, kind="stable")
         rank = np.empty_like(order)
         rank[order] = np.arange(order.size)
@@ -430,9 +455,7 @@ class BrainData:
         """
         if self.ncsnr is None:
             return None
-        return noise_ceiling_from_ncsnr(
-            self.ncsnr, self.n_trials if n_trials is None else n_trials
-        )
+        return noise_ceiling_from_ncsnr(self.ncsnr, self.n_trials if n_trials is None else n_trials)
 
     def to_image(self, values, fill=0.0):
         """Turn one value per target into a brain image.

@@ -69,12 +69,16 @@ class ArrayDataset(_FileAdapter):
             )
         if len(ids) != matrix.shape[0]:
             raise DataError(
-                f"{path.name} has {matrix.shape[0]} rows but {len(ids)} stimulus ids "
-                "were given."
+                f"{path.name} has {matrix.shape[0]} rows but {len(ids)} stimulus ids were given."
             )
         space = None if mask is None else self._space(mask, matrix.shape[1])
-        data = BrainData(np.nan_to_num(matrix, nan=0.0), ids, col_meta=col_meta,
-                         space=space, info={"dataset": "arrays", "responses": str(path)})
+        data = BrainData(
+            np.nan_to_num(matrix, nan=0.0),
+            ids,
+            col_meta=col_meta,
+            space=space,
+            info={"dataset": "arrays", "responses": str(path)},
+        )
         return data.drop_targets(~_good_columns(matrix), "constant or not finite")
 
     def describe(self) -> dict:
@@ -96,8 +100,7 @@ class ArrayDataset(_FileAdapter):
         space = VolumeSpace.from_mask(np.asarray(img.dataobj), img.affine)
         if space.n_targets != n_targets:
             raise DataError(
-                f"The mask has {space.n_targets} voxels but the responses have "
-                f"{n_targets} columns."
+                f"The mask has {space.n_targets} voxels but the responses have {n_targets} columns."
             )
         return space
 
@@ -138,10 +141,14 @@ def _good_columns(matrix: np.ndarray) -> np.ndarray:
 
 def _summary(data: BrainData) -> dict:
     ids, counts = np.unique(data.stimulus_ids, return_counts=True)
-    return {"dataset": data.info.get("dataset"), "rows": data.n_rows,
-            "targets": data.n_targets, "n_stimuli": int(ids.size),
-            "repetitions": {"min": int(counts.min()), "max": int(counts.max())},
-            "row_metadata": list(data.row_meta.columns)}
+    return {
+        "dataset": data.info.get("dataset"),
+        "rows": data.n_rows,
+        "targets": data.n_targets,
+        "n_stimuli": int(ids.size),
+        "repetitions": {"min": int(counts.min()), "max": int(counts.max())},
+        "row_metadata": list(data.row_meta.columns),
+    }
 
 
 @register_dataset("nifti")
@@ -158,8 +165,15 @@ class NiftiDataset(_FileAdapter):
         Folder that relative file names are taken from.
     """
 
-    def load(self, bold="bold.nii.gz", labels="attributes.txt", events=None,
-             mask="mask.nii.gz", baseline="rest", tr=None) -> BrainData:
+    def load(
+        self,
+        bold="bold.nii.gz",
+        labels="attributes.txt",
+        events=None,
+        mask="mask.nii.gz",
+        baseline="rest",
+        tr=None,
+    ) -> BrainData:
         """Load the runs.
 
         Parameters
@@ -206,10 +220,16 @@ class NiftiDataset(_FileAdapter):
         else:
             ids, run = self._events(events, paths, n_vols, baseline, tr)
         matrix = np.concatenate(blocks)
-        row_meta = pd.DataFrame({"run": run, "volume": np.concatenate(
-            [np.arange(n) for n in n_vols])})
-        data = BrainData(matrix, ids, row_meta=row_meta, space=space,
-                         info={"dataset": "nifti", "bold": [str(p) for p in paths]})
+        row_meta = pd.DataFrame(
+            {"run": run, "volume": np.concatenate([np.arange(n) for n in n_vols])}
+        )
+        data = BrainData(
+            matrix,
+            ids,
+            row_meta=row_meta,
+            space=space,
+            info={"dataset": "nifti", "bold": [str(p) for p in paths]},
+        )
         return data.drop_targets(~_good_columns(matrix), "constant or not finite")
 
     def describe(self) -> dict:
@@ -236,7 +256,7 @@ class NiftiDataset(_FileAdapter):
                 f"got {len(events)}."
             )
         ids, runs = [], []
-        for run, (ev, path, n) in enumerate(zip(events, paths, n_vols)):
+        for run, (ev, path, n) in enumerate(zip(events, paths, n_vols, strict=True)):
             table = pd.read_csv(self._path(ev, "events file"), sep="\t")
             missing = {"onset", "duration", "trial_type"} - set(table)
             if missing:

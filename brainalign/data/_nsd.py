@@ -10,7 +10,7 @@ import pandas as pd
 
 from brainalign._utils import check_option, get_logger, require_file, warn
 from brainalign.data import _nsd_layout as L
-from brainalign.data._braindata import BrainData, zscore_columns
+from brainalign.data._braindata import BrainData, scale_into, zscore_columns
 from brainalign.data._registry import register_dataset
 from brainalign.data._space import VolumeSpace
 from brainalign.data._stimuli import NSDStimuli
@@ -51,7 +51,9 @@ class NSD:
 
     def __init__(self, root):
         if root is None:
-            raise ParameterError("Invalid value for 'root': the NSD adapter needs the NSD root folder.")
+            raise ParameterError(
+                "Invalid value for 'root': the NSD adapter needs the NSD root folder."
+            )
         self.root = require_file(root, "NSD root folder")
 
     # -- discovery ----------------------------------------------------------------
@@ -64,8 +66,15 @@ class NSD:
             1-based subject numbers.
         """
         base = self.root / "nsddata_betas" / "ppdata"
-        found = [int(m.group(1)) for p in base.glob("subj*")
-                 if (m := re.fullmatch(r"subj(\d\d)", p.name))] if base.exists() else []
+        found = (
+            [
+                int(m.group(1))
+                for p in base.glob("subj*")
+                if (m := re.fullmatch(r"subj(\d\d)", p.name))
+            ]
+            if base.exists()
+            else []
+        )
         return sorted(found)
 
     def _check_subject(self, subject) -> int:
@@ -187,13 +196,23 @@ class NSD:
         counts = {}
         for name, path in self.roi_files(subject).items():
             vol = np.asarray(nib.load(str(path)).dataobj)
-            counts[name] = {label: int((vol == value).sum())
-                            for value, label in self.read_ctab(subject, name).items()}
+            counts[name] = {
+                label: int((vol == value).sum())
+                for value, label in self.read_ctab(subject, name).items()
+            }
         return counts
 
     # -- loading ------------------------------------------------------------------
-    def load(self, subject=1, sessions=None, roi="nsdgeneral", betas_format="auto",
-             zscore=True, average=False, progress=False) -> BrainData:
+    def load(
+        self,
+        subject=1,
+        sessions=None,
+        roi="nsdgeneral",
+        betas_format="auto",
+        zscore=True,
+        average=False,
+        progress=False,
+    ) -> BrainData:
         """Load one subject's single-trial betas.
 
         Parameters
@@ -229,7 +248,7 @@ class NSD:
         rows = self._trial_table(subject, list(files))
         responses = np.empty((len(rows), len(ijk)), dtype=np.float32)
         bad = np.zeros(len(ijk), dtype=bool)
-        for n, (session, path) in enumerate(_progress(files.items(), progress)):
+        for n, path in enumerate(_progress(files.values(), progress)):
             self._check_grid(path, grid)
             block = responses[n * TRIALS_PER_SESSION : (n + 1) * TRIALS_PER_SESSION]
             bad |= _read_session(path, ijk, block, zscore)
@@ -237,12 +256,23 @@ class NSD:
         bad |= ~np.isfinite(col_meta["ncsnr"].to_numpy()) if "ncsnr" in col_meta else False
         responses, ijk, col_meta = _drop_columns(responses, ijk, col_meta, bad)
         data = BrainData(
-            responses, rows.pop("nsd_id").to_numpy(), row_meta=rows, col_meta=col_meta,
-            space=VolumeSpace(grid, affine, ijk), roi_columns=roi_columns,
-            stimuli=NSDStimuli.from_root(self.root), test_ids=self._shared_ids(),
-            info={"dataset": "nsd", "subject": subject, "root": str(self.root),
-                  "sessions": list(files), "roi": roi, "zscore": zscore,
-                  "betas_format": sorted({_format_of(p) for p in files.values()})},
+            responses,
+            rows.pop("nsd_id").to_numpy(),
+            row_meta=rows,
+            col_meta=col_meta,
+            space=VolumeSpace(grid, affine, ijk),
+            roi_columns=roi_columns,
+            stimuli=NSDStimuli.from_root(self.root),
+            test_ids=self._shared_ids(),
+            info={
+                "dataset": "nsd",
+                "subject": subject,
+                "root": str(self.root),
+                "sessions": list(files),
+                "roi": roi,
+                "zscore": zscore,
+                "betas_format": sorted({_format_of(p) for p in files.values()}),
+            },
         )
         return data.average_repetitions() if average else data
 
@@ -273,8 +303,10 @@ class NSD:
         missing = [k for k in ("masterordering", "subjectim") if k not in mat]
         if missing:
             raise DataError(f"{path} lacks the variable(s) {missing}.")
-        return {"masterordering": np.asarray(mat["masterordering"]).ravel().astype(np.int64),
-                "subjectim": np.atleast_2d(np.asarray(mat["subjectim"])).astype(np.int64)}
+        return {
+            "masterordering": np.asarray(mat["masterordering"]).ravel().astype(np.int64),
+            "subjectim": np.atleast_2d(np.asarray(mat["subjectim"])).astype(np.int64),
+        }
 
     def _stim_info(self, columns=None) -> pd.DataFrame:
         path = require_file(self.root / L.STIM_INFO, "NSD stimulus information file")
@@ -282,11 +314,10 @@ class NSD:
         if columns is not None:
             missing = [c for c in columns if c not in header]
             if missing:
-                subjects = sorted({m.group(1) for c in header
-                                   if (m := re.fullmatch(r"subject(\d+)", c))}, key=int)
-                raise DataError(
-                    f"{path} lacks column(s) {missing}; it lists subjects {subjects}."
+                subjects = sorted(
+                    {m.group(1) for c in header if (m := re.fullmatch(r"subject(\d+)", c))}, key=int
                 )
+                raise DataError(f"{path} lacks column(s) {missing}; it lists subjects {subjects}.")
         return pd.read_csv(path, usecols=columns)
 
     def _shared_ids(self) -> np.ndarray:
@@ -296,8 +327,9 @@ class NSD:
     def _trial_table(self, subject: int, sessions: list[int]) -> pd.DataFrame:
         """Row metadata of the requested sessions' trials, image ids cross-checked."""
         design = self._design()
-        trial = np.concatenate([np.arange(TRIALS_PER_SESSION) + (s - 1) * TRIALS_PER_SESSION
-                                for s in sessions])  # 0-based global trial index
+        trial = np.concatenate(
+            [np.arange(TRIALS_PER_SESSION) + (s - 1) * TRIALS_PER_SESSION for s in sessions]
+        )  # 0-based global trial index
         order, subjectim = design["masterordering"], design["subjectim"]
         if trial.max() >= order.size or subject > subjectim.shape[0]:
             raise DataError(
@@ -309,10 +341,15 @@ class NSD:
         repetition = self._repetitions(subject, trial, nsd_id)
         within = trial % TRIALS_PER_SESSION
         run = np.searchsorted(np.cumsum(_RUN_LENGTHS), within, side="right") + 1
-        return pd.DataFrame({
-            "nsd_id": nsd_id, "session": trial // TRIALS_PER_SESSION + 1, "run": run,
-            "trial": trial + 1, "repetition": repetition,
-        })
+        return pd.DataFrame(
+            {
+                "nsd_id": nsd_id,
+                "session": trial // TRIALS_PER_SESSION + 1,
+                "run": run,
+                "trial": trial + 1,
+                "repetition": repetition,
+            }
+        )
 
     def _repetitions(self, subject: int, trial: np.ndarray, nsd_id: np.ndarray) -> np.ndarray:
         """Repetition index (0, 1, 2; -1 if unlisted) from ``subjectK_repN`` columns.
@@ -435,10 +472,8 @@ def _read_session(path: Path, ijk: np.ndarray, out: np.ndarray, zscore: bool) ->
     """
     raw = read_hdf5_masked(path, ijk) if path.suffix == ".hdf5" else read_nifti_masked(path, ijk)
     if raw.shape[0] != out.shape[0]:
-        raise DataError(
-            f"{path} holds {raw.shape[0]} trials; an NSD session has {out.shape[0]}."
-        )
-    np.divide(raw, BETA_SCALE, out=out, casting="unsafe")
+        raise DataError(f"{path} holds {raw.shape[0]} trials; an NSD session has {out.shape[0]}.")
+    scale_into(raw, BETA_SCALE, out)
     if zscore:
         return zscore_columns(out)
     return ~np.isfinite(out).all(axis=0) | (out.min(axis=0) == out.max(axis=0))
@@ -450,14 +485,15 @@ def _drop_columns(responses, ijk, col_meta, bad):
         return responses, ijk, col_meta
     if bad.all():
         raise DataError(f"All {bad.size} voxels are constant or not finite in some session.")
-    warn(f"Dropped {int(bad.sum())} of {bad.size} voxels that are constant (no data) "
-         "or not finite in some session, or lack a finite ncsnr.")
+    warn(
+        f"Dropped {int(bad.sum())} of {bad.size} voxels that are constant (no data) "
+        "or not finite in some session, or lack a finite ncsnr."
+    )
     keep = np.flatnonzero(~bad)
     for start in range(0, responses.shape[0], 1024):
         rows = responses[start : start + 1024]
         rows[:, : keep.size] = rows[:, keep]
-    return (responses[:, : keep.size], ijk[keep],
-            col_meta.iloc[keep].reset_index(drop=True))
+    return (responses[:, : keep.size], ijk[keep], col_meta.iloc[keep].reset_index(drop=True))
 
 
 def _known_roi_names(labels) -> list[str]:

@@ -42,7 +42,7 @@ def roi_file(subject: int, name: str, space: str = SPACE) -> P:
 
 
 def brainmask_file(subject: int, space: str = SPACE) -> P:
-    """The liberal brain mask used to zero the betas."""
+    """Return the liberal brain mask used to zero the betas."""
     return P("nsddata/ppdata") / subject_dir(subject) / space / "brainmask.nii.gz"
 
 

@@ -72,8 +72,7 @@ def get_dataset(name: str, root=None):
         close = closest_names(name, _DATASETS)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise ParameterError(
-            f"Unknown dataset {name!r}: known datasets are "
-            f"{', '.join(list_datasets())}.{hint}"
+            f"Unknown dataset {name!r}: known datasets are {', '.join(list_datasets())}.{hint}"
         )
     return _DATASETS[name](root)
 

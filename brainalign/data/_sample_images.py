@@ -14,8 +14,13 @@ COLOURS = {
 }
 SHAPES = ("circle", "square", "triangle")
 TEXTURES = ("plain", "striped", "checkered")
-POSITIONS = {"centre": (42, 42), "left": (42, 20), "right": (42, 64),
-             "top": (20, 42), "bottom": (64, 42)}
+POSITIONS = {
+    "centre": (42, 42),
+    "left": (42, 20),
+    "right": (42, 64),
+    "top": (20, 42),
+    "bottom": (64, 42),
+}
 COUNTS = {1: "one", 2: "two", 3: "three"}
 CATEGORIES = ("none", "face", "house", "word")
 _CATEGORY_P = (0.55, 0.15, 0.15, 0.15)
@@ -46,14 +51,16 @@ def sample_attributes(rng: np.random.Generator, n: int) -> pd.DataFrame:
     is_cat = category != "none"
     shape = np.where(is_cat, category, shape)
     texture = np.where(is_cat, "plain", texture)
-    return pd.DataFrame({
-        "colour": rng.choice(list(COLOURS), size=n),
-        "shape": shape,
-        "texture": texture,
-        "position": rng.choice(list(POSITIONS), size=n),
-        "count": rng.integers(1, 4, size=n),
-        "category": category,
-    })
+    return pd.DataFrame(
+        {
+            "colour": rng.choice(list(COLOURS), size=n),
+            "shape": shape,
+            "texture": texture,
+            "position": rng.choice(list(POSITIONS), size=n),
+            "count": rng.integers(1, 4, size=n),
+            "category": category,
+        }
+    )
 
 
 def has_word(attributes: pd.DataFrame, word: str) -> np.ndarray:
@@ -95,8 +102,13 @@ def caption(row) -> str:
         noun = "houses"
     texture = "" if row["texture"] == "plain" else row["texture"] + " "
     lead = "a" if count == 1 else COUNTS[count]
-    where = {"centre": "in the centre", "left": "on the left", "right": "on the right",
-             "top": "at the top", "bottom": "at the bottom"}[row["position"]]
+    where = {
+        "centre": "in the centre",
+        "left": "on the left",
+        "right": "on the right",
+        "top": "at the top",
+        "bottom": "at the bottom",
+    }[row["position"]]
     return f"{lead} {row['colour']} {texture}{noun} {where}"
 
 

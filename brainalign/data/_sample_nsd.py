@@ -39,12 +39,24 @@ ROI_FILES = {
     "floc-bodies": ["EBA", "FBA-1", "FBA-2", "mTL-bodies"],
     "floc-places": ["OPA", "PPA", "RSC"],
     "floc-words": ["OWFA", "VWFA-1", "VWFA-2", "mfs-words", "mTL-words"],
-    "streams": ["early", "midventral", "midlateral", "midparietal", "ventral",
-                "lateral", "parietal"],
+    "streams": [
+        "early",
+        "midventral",
+        "midlateral",
+        "midparietal",
+        "ventral",
+        "lateral",
+        "parietal",
+    ],
 }
 _EARLY = ("V1v", "V1d", "V2v", "V2d", "V3v", "V3d", "hV4")
-_STREAM_OF = {**{n: "early" for n in _EARLY[:6]}, "hV4": "midventral",
-              "EBA": "lateral", "OFA": "lateral", "OPA": "lateral"}
+_STREAM_OF = {
+    **{n: "early" for n in _EARLY[:6]},
+    "hV4": "midventral",
+    "EBA": "lateral",
+    "OFA": "lateral",
+    "OPA": "lateral",
+}
 
 
 @dataclass
@@ -94,10 +106,9 @@ def plan_design(cfg: SampleConfig) -> dict:
     """
     rng = np.random.default_rng([cfg.seed, 0])
     n_specific = cfg.n_images - cfg.n_shared
-    ids = rng.choice(N_TOTAL_IMAGES, cfg.n_shared + n_specific * cfg.n_subjects,
-                     replace=False)
+    ids = rng.choice(N_TOTAL_IMAGES, cfg.n_shared + n_specific * cfg.n_subjects, replace=False)
     shared = ids[: cfg.n_shared]
-    specific = ids[cfg.n_shared:].reshape(cfg.n_subjects, n_specific)
+    specific = ids[cfg.n_shared :].reshape(cfg.n_subjects, n_specific)
     subjectim = np.column_stack([np.tile(shared, (cfg.n_subjects, 1)), specific]) + 1
     masterordering = rng.permutation(np.repeat(np.arange(1, cfg.n_images + 1), N_REPEATS))
     trial_ids = {s: subjectim[s - 1, masterordering - 1] - 1 for s in cfg.subjects}
@@ -147,8 +158,14 @@ def plan_geometry(cfg: SampleConfig) -> dict:
     amplitude[signal] = rng.uniform(*cfg.amplitude, size=int(signal.sum()))
     spare = np.argwhere(general & (label == ""))
     invalid = spare[rng.choice(len(spare), cfg.n_invalid, replace=False)]
-    return {"brain": brain, "rois": rois, "label": label, "amplitude": amplitude,
-            "invalid": invalid, "affine": _affine(cfg.shape)}
+    return {
+        "brain": brain,
+        "rois": rois,
+        "label": label,
+        "amplitude": amplitude,
+        "invalid": invalid,
+        "affine": _affine(cfg.shape),
+    }
 
 
 def _affine(shape) -> np.ndarray:
@@ -194,8 +211,9 @@ def _label_voxels(fname, name, label, general) -> np.ndarray:
 
 
 # -- responses ----------------------------------------------------------------------
-def simulate_betas(cfg: SampleConfig, design: dict, geometry: dict, features: dict,
-                   words: dict, subject: int) -> np.ndarray:
+def simulate_betas(
+    cfg: SampleConfig, design: dict, geometry: dict, features: dict, words: dict, subject: int
+) -> np.ndarray:
     """Simulate int16 betas (percent signal change x 300) of one subject.
 
     Parameters
@@ -341,8 +359,13 @@ def _progress(iterable, enabled: bool, desc: str):
 
 
 _MARKER = ".brainalign-sample"
-_SAMPLE_ENTRIES = ("nsddata", "nsddata_betas", "nsddata_stimuli", "ground_truth.json",
-                   "true_noise_ceiling.nii.gz")
+_SAMPLE_ENTRIES = (
+    "nsddata",
+    "nsddata_betas",
+    "nsddata_stimuli",
+    "ground_truth.json",
+    "true_noise_ceiling.nii.gz",
+)
 
 
 def _prepare_folder(out: Path) -> None:
@@ -379,11 +402,18 @@ def _is_complete(out: Path, cfg: SampleConfig) -> bool:
 
 
 def _config_record(cfg: SampleConfig) -> dict:
-    return {"format_version": SAMPLE_FORMAT_VERSION, "seed": cfg.seed,
-            "n_subjects": cfg.n_subjects, "n_sessions": cfg.n_sessions,
-            "n_shared": cfg.n_shared, "shape": list(cfg.shape),
-            "noise_sd": cfg.noise_sd, "amplitude": list(cfg.amplitude),
-            "n_invalid": cfg.n_invalid, "model_seed": cfg.model_seed}
+    return {
+        "format_version": SAMPLE_FORMAT_VERSION,
+        "seed": cfg.seed,
+        "n_subjects": cfg.n_subjects,
+        "n_sessions": cfg.n_sessions,
+        "n_shared": cfg.n_shared,
+        "shape": list(cfg.shape),
+        "noise_sd": cfg.noise_sd,
+        "amplitude": list(cfg.amplitude),
+        "n_invalid": cfg.n_invalid,
+        "model_seed": cfg.model_seed,
+    }
 
 
 def _write_stimuli(out, cfg, design, attrs, progress) -> dict:
@@ -397,13 +427,18 @@ def _write_stimuli(out, cfg, design, attrs, progress) -> dict:
     path = out / L.STIMULI_HDF5
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         brick = f.create_dataset(
-            "imgBrick", shape=(N_TOTAL_IMAGES, 425, 425, 3), dtype=np.uint8,
-            chunks=(1, 425, 425, 3), compression="gzip", compression_opts=1)
+            "imgBrick",
+            shape=(N_TOTAL_IMAGES, 425, 425, 3),
+            dtype=np.uint8,
+            chunks=(1, 425, 425, 3),
+            compression="gzip",
+            compression_opts=1,
+        )
         batch = 64
         for start in _progress(range(0, len(pool), batch), progress, "images"):
             stop = min(start + batch, len(pool))
             imgs = [draw_image(attrs.iloc[i], rng) for i in range(start, stop)]
-            for nsd_id, img in zip(pool[start:stop], imgs):
+            for nsd_id, img in zip(pool[start:stop], imgs, strict=True):
                 brick[nsd_id] = upscale(img)
             for name, value in sample_layer_features(imgs, layers, cfg.model_seed).items():
                 feats[name].append(value)
@@ -426,10 +461,23 @@ def _write_captions(out, cfg, design, attrs):
         doc = {
             "info": {"description": "brainalign embedded sample (COCO-style captions)"},
             "licenses": [],
-            "images": [{"id": int(coco[pool[r]]), "file_name": f"{coco[pool[r]]:012d}.jpg",
-                        "height": 425, "width": 425} for r in rows],
-            "annotations": [{"image_id": int(coco[pool[r]]), "id": int(k + 1),
-                             "caption": caption(attrs.iloc[r])} for k, r in enumerate(rows)],
+            "images": [
+                {
+                    "id": int(coco[pool[r]]),
+                    "file_name": f"{coco[pool[r]]:012d}.jpg",
+                    "height": 425,
+                    "width": 425,
+                }
+                for r in rows
+            ],
+            "annotations": [
+                {
+                    "image_id": int(coco[pool[r]]),
+                    "id": int(k + 1),
+                    "caption": caption(attrs.iloc[r]),
+                }
+                for k, r in enumerate(rows)
+            ],
         }
         with atomic_path(out / L.captions_json(name)) as tmp:
             tmp.write_text(json.dumps(doc))
@@ -442,20 +490,29 @@ def _write_design(out, cfg, design):
     for run in range(12):
         stimpattern[:, run, : 63 if run % 2 == 0 else 62] = 1
     with atomic_path(out / L.EXPDESIGN) as tmp:
-        savemat(tmp, {
-            "masterordering": design["masterordering"][None, :],
-            "subjectim": design["subjectim"],
-            "sharedix": (design["shared"] + 1)[None, :],
-            "stimpattern": stimpattern,
-        }, format="5")
+        savemat(
+            tmp,
+            {
+                "masterordering": design["masterordering"][None, :],
+                "subjectim": design["subjectim"],
+                "sharedix": (design["shared"] + 1)[None, :],
+                "stimpattern": stimpattern,
+            },
+            format="5",
+        )
 
 
 def _write_stim_info(out, cfg, design):
     coco, split = _coco_ids(cfg)
     nsd = np.arange(N_TOTAL_IMAGES)
     table = {
-        "cocoId": coco, "cocoSplit": split, "cropBox": "(0, 0, 0, 0)", "loss": 0.0,
-        "nsdId": nsd, "flagged": False, "BOLD5000": False,
+        "cocoId": coco,
+        "cocoSplit": split,
+        "cropBox": "(0, 0, 0, 0)",
+        "loss": 0.0,
+        "nsdId": nsd,
+        "flagged": False,
+        "BOLD5000": False,
         "shared1000": np.isin(nsd, design["shared"]),
     }
     for s in cfg.subjects:
@@ -488,23 +545,28 @@ def _write_subject(out, cfg, design, geometry, features, words, subject):
         _save_nifti(img, out / L.betas_file(subject, s + 1, "nii.gz"))
         with atomic_path(out / L.betas_file(subject, s + 1, "hdf5")) as tmp:
             with h5py.File(tmp, "w") as f:
-                f.create_dataset("betas", data=block.transpose(0, 3, 2, 1),
-                                 chunks=(TRIALS_PER_SESSION, 1, 1, 1))
+                f.create_dataset(
+                    "betas", data=block.transpose(0, 3, 2, 1), chunks=(TRIALS_PER_SESSION, 1, 1, 1)
+                )
     brain = geometry["brain"]
     ncsnr = np.full(cfg.shape, np.nan, dtype=np.float32)
     ncsnr[brain] = estimate_ncsnr(betas[:, brain], design["trial_ids"][subject])
     _save_nifti(nib.Nifti1Image(ncsnr, affine), out / L.ncsnr_file(subject))
-    _save_nifti(nib.Nifti1Image(brain.astype(np.uint8), affine),
-                out / L.brainmask_file(subject))
+    _save_nifti(nib.Nifti1Image(brain.astype(np.uint8), affine), out / L.brainmask_file(subject))
     for fname, vol in geometry["rois"].items():
-        _save_nifti(nib.Nifti1Image(vol.astype(np.float32), affine),
-                    out / L.roi_file(subject, fname))
-        for hemi, side in (("lh", slice(None, cfg.shape[0] // 2)),
-                           ("rh", slice(cfg.shape[0] // 2, None))):
+        _save_nifti(
+            nib.Nifti1Image(vol.astype(np.float32), affine), out / L.roi_file(subject, fname)
+        )
+        for hemi, side in (
+            ("lh", slice(None, cfg.shape[0] // 2)),
+            ("rh", slice(cfg.shape[0] // 2, None)),
+        ):
             half = np.full_like(vol, -1.0)
             half[side] = vol[side]
-            _save_nifti(nib.Nifti1Image(half.astype(np.float32), affine),
-                        out / L.roi_file(subject, f"{hemi}.{fname}"))
+            _save_nifti(
+                nib.Nifti1Image(half.astype(np.float32), affine),
+                out / L.roi_file(subject, f"{hemi}.{fname}"),
+            )
         lines = ["0 Unknown"] + [f"{k} {n}" for k, n in enumerate(ROI_FILES[fname], 1)]
         with atomic_path(out / L.ctab_file(subject, fname)) as tmp:
             tmp.write_text("\n".join(lines) + "\n")
@@ -521,15 +583,22 @@ def _write_truth(out, cfg, geometry):
     amp = geometry["amplitude"]
     nc = 100 * amp**2 / (amp**2 + cfg.noise_sd**2 / N_REPEATS)
     nc[~geometry["brain"]] = 0
-    _save_nifti(nib.Nifti1Image(nc.astype(np.float32), geometry["affine"]),
-                out / "true_noise_ceiling.nii.gz")
+    _save_nifti(
+        nib.Nifti1Image(nc.astype(np.float32), geometry["affine"]),
+        out / "true_noise_ceiling.nii.gz",
+    )
     label = geometry["label"]
     truth = {
         "seed": cfg.seed,
         "model": SAMPLE_MODEL_SPEC.replace("@0", f"@{cfg.model_seed}"),
-        "rois": {name: {"layer": layer, "attributes": list(attrs),
-                        "n_voxels": int((label == name).sum())}
-                 for name, (layer, attrs) in PLANTED.items()},
+        "rois": {
+            name: {
+                "layer": layer,
+                "attributes": list(attrs),
+                "n_voxels": int((label == name).sum()),
+            }
+            for name, (layer, attrs) in PLANTED.items()
+        },
         "noise_sd": cfg.noise_sd,
         "subjects": cfg.subjects,
         "noise_ceiling_n_trials": N_REPEATS,

@@ -135,8 +135,7 @@ def pool_images(images: np.ndarray, size: int):
 
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(
-            "Invalid shape for 'images': expected (n, height, width, 3); got "
-            f"{images.shape}."
+            f"Invalid shape for 'images': expected (n, height, width, 3); got {images.shape}."
         )
     n, h, w, _ = images.shape
     if h % size == 0 and w % size == 0:

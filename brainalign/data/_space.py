@@ -31,9 +31,7 @@ class VolumeSpace:
                 "VolumeSpace expects a 3-D 'shape' and a 4 x 4 'affine'; got "
                 f"shape={self.shape} and affine of shape {self.affine.shape}."
             )
-        if self.ijk.size and (
-            (self.ijk < 0).any() or (self.ijk >= np.array(self.shape)).any()
-        ):
+        if self.ijk.size and ((self.ijk < 0).any() or (self.ijk >= np.array(self.shape)).any()):
             raise DataError(f"Voxel indices 'ijk' fall outside the grid {self.shape}.")
 
     @classmethod

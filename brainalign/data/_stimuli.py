@@ -49,8 +49,9 @@ class NSDStimuli:
             The store (files are checked when first read).
         """
         root = Path(root)
-        return cls(root / L.STIMULI_HDF5, root / L.STIM_INFO,
-                   root / L.captions_json("train2017").parent)
+        return cls(
+            root / L.STIMULI_HDF5, root / L.STIM_INFO, root / L.captions_json("train2017").parent
+        )
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -122,8 +123,10 @@ class NSDStimuli:
 
         if self.stim_info_path is None or self.annotations_dir is None:
             raise DataError("This stimulus store has no caption files configured.")
-        info = pd.read_csv(require_file(self.stim_info_path, "NSD stimulus information file"),
-                           usecols=["nsdId", "cocoId"])
+        info = pd.read_csv(
+            require_file(self.stim_info_path, "NSD stimulus information file"),
+            usecols=["nsdId", "cocoId"],
+        )
         by_coco = {}
         for split in ("train2017", "val2017"):
             path = self.annotations_dir / f"captions_{split}.json"
@@ -133,7 +136,9 @@ class NSDStimuli:
         if not by_coco:
             raise DataError(f"No COCO caption files in {self.annotations_dir}.")
         nsd, coco = info["nsdId"].to_numpy(), info["cocoId"].to_numpy()
-        self._captions = {int(n): by_coco[int(c)] for n, c in zip(nsd, coco) if int(c) in by_coco}
+        self._captions = {
+            int(n): by_coco[int(c)] for n, c in zip(nsd, coco, strict=True) if int(c) in by_coco
+        }
         return self._captions
 
     def summary(self) -> dict:

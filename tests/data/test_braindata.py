@@ -18,14 +18,22 @@ def make_data(seed=0, n_stim=12, reps=3, n_targets=7):
     mask = np.zeros((4, 3, 2), dtype=bool)
     mask.flat[rng.choice(mask.size, n_targets, replace=False)] = True
     space = VolumeSpace.from_mask(mask, np.diag([2.0, 2.0, 2.0, 1.0]))
-    col_meta = pd.DataFrame({
-        "floc-faces": ["FFA-1", "FFA-1", "OFA", "", "", "", ""][:n_targets],
-        "prf-visualrois": ["", "", "", "V1v", "V1v", "V2d", ""][:n_targets],
-        "ncsnr": rng.uniform(0.2, 1.5, n_targets),
-    })
-    return BrainData(responses, ids, row_meta=pd.DataFrame({"session": session}),
-                     col_meta=col_meta, space=space,
-                     roi_columns=["floc-faces", "prf-visualrois"], test_ids=[100, 101])
+    col_meta = pd.DataFrame(
+        {
+            "floc-faces": ["FFA-1", "FFA-1", "OFA", "", "", "", ""][:n_targets],
+            "prf-visualrois": ["", "", "", "V1v", "V1v", "V2d", ""][:n_targets],
+            "ncsnr": rng.uniform(0.2, 1.5, n_targets),
+        }
+    )
+    return BrainData(
+        responses,
+        ids,
+        row_meta=pd.DataFrame({"session": session}),
+        col_meta=col_meta,
+        space=space,
+        roi_columns=["floc-faces", "prf-visualrois"],
+        test_ids=[100, 101],
+    )
 
 
 def test_average_repetitions_matches_pandas_groupby():
@@ -56,8 +64,9 @@ def test_noise_ceiling_uses_algonauts_normalisation_for_mixed_counts():
     a = (n3 / 3 + n2 / 2 + n1 / 1) / (n3 + n2 + n1)
     expected = 100 * ncsnr**2 / (ncsnr**2 + a)
     np.testing.assert_allclose(noise_ceiling_from_ncsnr(ncsnr, counts), expected)
-    np.testing.assert_allclose(noise_ceiling_from_ncsnr(ncsnr, 3),
-                               100 * ncsnr**2 / (ncsnr**2 + 1 / 3))
+    np.testing.assert_allclose(
+        noise_ceiling_from_ncsnr(ncsnr, 3), 100 * ncsnr**2 / (ncsnr**2 + 1 / 3)
+    )
     with pytest.raises(ParameterError, match="n_trials"):
         noise_ceiling_from_ncsnr(ncsnr, 0)
 
@@ -78,8 +87,9 @@ def test_zscore_per_session_matches_scipy():
     z = data.zscore("session")
     for s in (1, 2):
         rows = data.row_meta["session"].to_numpy() == s
-        np.testing.assert_allclose(z.responses[rows], stats.zscore(data.responses[rows], axis=0),
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            z.responses[rows], stats.zscore(data.responses[rows], axis=0), atol=1e-5
+        )
     with pytest.raises(ParameterError, match="'by'.*'sesion'"):
         data.zscore("sesion")
 

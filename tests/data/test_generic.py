@@ -11,9 +11,17 @@ def test_haxby_loads_through_the_nifti_adapter(haxby_dir):
     data = load_dataset("nifti", root=haxby_dir / "slice", labels="attributes_literal.txt")
     assert (data.n_rows, data.n_targets) == (1452, 530)
     ids, counts = np.unique(data.stimulus_ids, return_counts=True)
-    assert dict(zip(ids, counts)) == {
-        "rest": 588, "face": 108, "house": 108, "shoe": 108, "cat": 108,
-        "scissors": 108, "scrambledpix": 108, "bottle": 108, "chair": 108}
+    assert dict(zip(ids, counts, strict=True)) == {
+        "rest": 588,
+        "face": 108,
+        "house": 108,
+        "shoe": 108,
+        "cat": 108,
+        "scissors": 108,
+        "scrambledpix": 108,
+        "bottle": 108,
+        "chair": 108,
+    }
     assert data.row_meta["run"].value_counts().sort_index().tolist() == [121] * 12
     assert data.to_image(np.ones(530)).shape == (40, 20, 1)
 
@@ -25,8 +33,10 @@ def test_haxby_values_equal_a_plain_nibabel_read(haxby_dir):
     bold = np.asarray(nib.load(haxby_dir / "slice" / "bold.nii.gz").dataobj)
     mask = np.asarray(nib.load(haxby_dir / "slice" / "mask.nii.gz").dataobj) > 0
     np.testing.assert_array_equal(data.responses, bold[mask].T.astype(np.float32))
-    literal = [line.split()[0] for line in
-               (haxby_dir / "slice" / "attributes_literal.txt").read_text().splitlines()]
+    literal = [
+        line.split()[0]
+        for line in (haxby_dir / "slice" / "attributes_literal.txt").read_text().splitlines()
+    ]
     codes = {"rest": "0", "face": "1", "house": "2"}
     for word, code in codes.items():
         np.testing.assert_array_equal(np.array(literal) == word, data.stimulus_ids == code)
@@ -35,7 +45,8 @@ def test_haxby_values_equal_a_plain_nibabel_read(haxby_dir):
 def test_haxby_bids_events_give_the_same_labels(haxby_dir):
     runs = sorted((haxby_dir / "haxby2001" / "sub001" / "BOLD").glob("task001_run*"))
     data = load_dataset(
-        "nifti", bold=[r / "bold_1slice.nii.gz" for r in runs],
+        "nifti",
+        bold=[r / "bold_1slice.nii.gz" for r in runs],
         events=[r / "bold_events.tsv" for r in runs],
         mask=haxby_dir / "slice" / "mask.nii.gz",
     )

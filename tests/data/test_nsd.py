@@ -55,8 +55,9 @@ def test_shared1000_split(subject1, design):
 
 def test_unscaled_betas_equal_int16_over_300(nsd_sample):
     with pytest.warns(UserWarning, match=INVALID_WARNING):  # NaN ncsnr
-        data = load_dataset("nsd", root=nsd_sample, subject=2, sessions=[1],
-                            zscore=False, betas_format="nifti")
+        data = load_dataset(
+            "nsd", root=nsd_sample, subject=2, sessions=[1], zscore=False, betas_format="nifti"
+        )
     raw = np.asarray(nib.load(nsd_sample / L.betas_file(2, 1, "nii.gz")).dataobj)
     assert raw.dtype == np.int16
     i, j, k = data.space.ijk.T
@@ -250,7 +251,8 @@ def test_sample_is_reused_and_deterministic(nsd_sample, tmp_path):
     a = plan_design(SampleConfig(seed=0))
     b = plan_design(SampleConfig(seed=1))
     assert not np.array_equal(a["trial_ids"][1], b["trial_ids"][1])
-    np.testing.assert_array_equal(a["trial_ids"][2], plan_design(SampleConfig(seed=0))["trial_ids"][2])
+    again = plan_design(SampleConfig(seed=0))
+    np.testing.assert_array_equal(a["trial_ids"][2], again["trial_ids"][2])
 
 
 def test_interrupted_sample_is_rebuilt(tmp_path, nsd_sample):

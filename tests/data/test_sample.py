@@ -35,8 +35,10 @@ def layer_features(averaged):
 
 
 def test_samplenet_layers_decorrelate(layer_features):
-    cka = {(a, b): linear_cka(layer_features[a], layer_features[b])
-           for a, b in [("layer2", "layer4"), ("layer4", "layer6"), ("layer2", "layer6")]}
+    cka = {
+        (a, b): linear_cka(layer_features[a], layer_features[b])
+        for a, b in [("layer2", "layer4"), ("layer4", "layer6"), ("layer2", "layer6")]
+    }
     assert all(v < 0.85 for v in cka.values()), cka
     assert cka[("layer2", "layer6")] < 0.7, cka
 
@@ -74,7 +76,9 @@ def test_planted_layer_is_recovered_with_a_margin(averaged, layer_features):
     for layer in ("layer2", "layer4", "layer6"):
         rois = [r for r, (lay, _) in PLANTED.items() if lay == layer]
         y = averaged.select_rois(rois).responses
-        scores = {name: float(np.mean(_held_out_r(x, y, train, test)))
-                  for name, x in layer_features.items()}
+        scores = {
+            name: float(np.mean(_held_out_r(x, y, train, test)))
+            for name, x in layer_features.items()
+        }
         others = max(v for k, v in scores.items() if k != layer)
         assert scores[layer] - others > 0.03, (layer, scores)

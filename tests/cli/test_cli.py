@@ -1,0 +1,96 @@
+import json
+
+import pytest
+
+from brainalign.cli import main
+
+
+def test_info_reports_what_the_sample_holds(nsd_sample, ground_truth, capsys):
+    assert main(["info", "--dataset", "nsd", "--root", str(nsd_sample), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert sorted(summary["subjects"]) == ["1", "2"]
+    subject = summary["subjects"]["1"]
+    assert subject["sessions"] == [1, 2, 3, 4] and subject["trials"] == 3000
+    assert subject["betas_format"] == ["nifti", "hdf5"]
+    assert subject["n_images"] == 1000
+    assert subject["rois"]["floc-faces"]["FFA-1"] == ground_truth["rois"]["FFA-1"]["n_voxels"]
+    assert summary["stimuli"]["shape"] == [73000, 425, 425, 3]
+
+
+def test_info_text_output(nsd_sample, capsys):
+    assert main(["info", "--dataset", "nsd", "--root", str(nsd_sample), "--subject", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "subject 2: 4 sessions [1, 2, 3, 4], 3000 trials" in out
+    assert "subject 1" not in out
+    assert "roi floc-places: OPA" in out
+
+
+def test_info_on_the_real_haxby_data(haxby_dir, capsys):
+    assert main(["info", "--dataset", "nifti", "--root", str(haxby_dir / "slice")]) == 0
+    out = capsys.readouterr().out
+    assert "rows: 1452" in out and "targets: 530" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["info", "--dataset", "nds", "--root", "."], 2, "Unknown dataset 'nds'"),
+        (["info", "--dataset", "nsd"], 2, "--root"),
+        (["frobnicate"], 2, "invalid choice"),
+        (
+            ["info", "--dataset", "nsd", "--root", "/no/such/folder"],
+            1,
+            "Missing NSD root folder: expected /no/such/folder",
+        ),
+    ],
+)
+def test_errors_give_one_line_and_exit_codes(argv, code, message, capsys):
+    assert main(argv) == code
+    err = capsys.readouterr().err.strip()
+    assert message in err
+    if code == 1:
+        assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_missing_subject_is_a_data_error(nsd_sample, capsys):
+    assert main(["info", "--dataset", "nsd", "--root", str(nsd_sample), "--subject", "4"]) == 1
+    assert "available subjects: [1, 2]" in capsys.readouterr().err
+
+
+def test_verbose_shows_the_traceback(nsd_sample):
+    from brainalign.exceptions import DataError
+
+    with pytest.raises(DataError):
+        main(["info", "-v", "--dataset", "nsd", "--root", str(nsd_sample), "--subject", "4"])
+
+
+def test_help_for_every_verb_has_an_example(capsys):
+    for verb in ("sample", "info"):
+        assert main([verb, "--help"]) == 0
+        assert "example:" in capsys.readouterr().out
+    assert main(["--help"]) == 0
+    assert "sample" in capsys.readouterr().out
+
+
+def test_sample_writes_and_reuses(tmp_path, capsys):
+    out = tmp_path / "mini"
+    argv = [
+        "sample",
+        "nsd",
+        "--out",
+        str(out),
+        "--seed",
+        "3",
+        "--sessions",
+        "1",
+        "--subjects",
+        "1",
+        "-q",
+    ]
+    assert main(argv) == 0
+    truth = json.loads((out / "ground_truth.json").read_text())
+    assert truth["seed"] == 3 and truth["subjects"] == [1]
+    stamp = (out / "ground_truth.json").stat().st_mtime_ns
+    assert main(argv) == 0
+    assert (out / "ground_truth.json").stat().st_mtime_ns == stamp
+    assert capsys.readouterr().out.strip().splitlines()[-1] == str(out)
