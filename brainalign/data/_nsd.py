@@ -246,14 +246,14 @@ class NSD:
         labels, roi_columns = self._roi_labels(subject)
         ijk, affine, grid = self._voxels(subject, roi, labels)
         rows = self._trial_table(subject, list(files))
-        responses = np.empty((len(rows), len(ijk)), dtype=np.float32)
-        bad = np.zeros(len(ijk), dtype=bool)
-        for n, path in enumerate(_progress(files.values(), progress)):
-            self._check_grid(path, grid)
-            block = responses[n * TRIALS_PER_SESSION : (n + 1) * TRIALS_PER_SESSION]
-            bad |= _read_session(path, ijk, block, zscore)
         col_meta = self._column_table(subject, ijk, labels, grid)
-        bad |= ~np.isfinite(col_meta["ncsnr"].to_numpy()) if "ncsnr" in col_meta else False
+        for path in files.values():  # every header checked before any betas are read
+            self._check_grid(path, grid)
+        responses = np.empty((len(rows), len(ijk)), dtype=np.float32)
+        bad = ~np.isfinite(col_meta["ncsnr"].to_numpy()) if "ncsnr" in col_meta else False
+        for n, path in enumerate(_progress(files.values(), progress)):
+            block = responses[n * TRIALS_PER_SESSION : (n + 1) * TRIALS_PER_SESSION]
+            bad = bad | _read_session(path, ijk, block, zscore)
         responses, ijk, col_meta = _drop_columns(responses, ijk, col_meta, bad)
         data = BrainData(
             responses,
