@@ -141,6 +141,17 @@ class NSDStimuli:
         }
         return self._captions
 
+    def fingerprint(self) -> str:
+        """Identity of the image file (path, size, modification time).
+
+        Returns
+        -------
+        str
+            Changes whenever the file is replaced or modified.
+        """
+        stat = require_file(self.hdf5_path, "NSD stimulus file").stat()
+        return f"{self.hdf5_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+
     def summary(self) -> dict:
         """Describe the store (file, shape) without reading images.
 

@@ -1,0 +1,56 @@
+"""Features layer: extract pooled layer embeddings of vision and language models."""
+
+from brainalign.features._extractor import FeatureExtractor, resolve_device
+from brainalign.features._featureset import FeatureSet
+from brainalign.features._hooks import capture_layers, check_layers, list_layers
+from brainalign.features._models import list_models, load_model, parse_spec
+from brainalign.features._pooling import POOLINGS
+from brainalign.features._sources import image_source
+
+__all__ = [
+    "POOLINGS",
+    "FeatureExtractor",
+    "FeatureSet",
+    "capture_layers",
+    "check_layers",
+    "get_extractor",
+    "image_source",
+    "list_layers",
+    "list_models",
+    "load_model",
+    "parse_spec",
+    "resolve_device",
+]
+
+
+def get_extractor(spec: str, device=None, tower: str = "auto", seed: int = 0, preprocess=None):
+    """Build a feature extractor from a model spec.
+
+    Parameters
+    ----------
+    spec : str
+        ``open_clip:ViT-B-32@laion2b_s34b_b79k``, ``open_clip:ViT-B-32@/path/ckpt.pt``,
+        ``open_clip:ViT-B-32@random``, ``hf:<hub id or local dir>``,
+        ``timm:<name>[@...]``, ``torchvision:<name>[@...]``,
+        ``torch:<module>:<factory>[@arg]``.
+    device : str, optional
+        Torch device; default cuda, then mps, then cpu.
+    tower : {"auto", "image", "text"}
+        Tower of a two-tower model.
+    seed : int
+        Seed of random initialisation.
+    preprocess : callable, optional
+        Preprocessing of a ``torch:`` model without its own ``preprocess``.
+
+    Returns
+    -------
+    FeatureExtractor
+        Ready to ``extract``.
+
+    Examples
+    --------
+    >>> ext = get_extractor("open_clip:ViT-B-32@random")  # doctest: +SKIP
+    >>> layers = ["visual.transformer.resblocks.5", "embedding"]
+    >>> feats = ext.extract(images, layers=layers)  # doctest: +SKIP
+    """
+    return FeatureExtractor(load_model(spec, tower=tower, seed=seed, preprocess=preprocess), device)

@@ -1,0 +1,119 @@
+"""Layer discovery and forward hooks that are always removed."""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+
+from brainalign._utils import closest_names
+from brainalign.exceptions import ParameterError
+
+
+def list_layers(model, pattern: str = "*") -> list[str]:
+    """List the names of a model's modules (the layers that can be extracted).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any PyTorch module.
+    pattern : str
+        Shell-style pattern (``fnmatch``), e.g. ``"visual.transformer.resblocks.*"``.
+
+    Returns
+    -------
+    list of str
+        Module names in definition order (the root module is not listed).
+    """
+    return [n for n, _ in model.named_modules() if n and fnmatch.fnmatch(n, pattern)]
+
+
+def check_layers(model, layers, extra=()) -> list[str]:
+    """Validate layer names against a model's modules.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model.
+    layers : str or sequence of str
+        Requested module names.
+    extra : sequence of str
+        Extra valid names (pseudo-layers such as ``"embedding"``).
+
+    Returns
+    -------
+    list of str
+        The layers, as a list.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown name; the message lists close matches.
+    """
+    layers = [layers] if isinstance(layers, str) else list(layers)
+    if not layers:
+        raise ParameterError("Invalid value for 'layers': expected at least one layer name.")
+    known = set(list_layers(model)) | set(extra)
+    for name in layers:
+        if name not in known:
+            close = closest_names(name, sorted(known), n=5)
+            hint = f" Close matches: {', '.join(close)}." if close else ""
+            raise ParameterError(
+                f"Unknown layer {name!r} for {type(model).__name__}.{hint} "
+                "See list_layers(model) for all names."
+            )
+    return layers
+
+
+@contextlib.contextmanager
+def capture_layers(model, layers):
+    """Record the outputs of named modules during forward passes.
+
+    Hooks are removed and the model's training mode restored on exit, also when a
+    forward pass raises.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model (put in eval mode inside the block).
+    layers : sequence of str
+        Module names (see :func:`list_layers`).
+
+    Yields
+    ------
+    dict of str -> torch.Tensor
+        Filled by each forward pass with the latest output of each layer (the first
+        tensor when a module returns a tuple).
+    """
+    modules = dict(model.named_modules())
+    outputs = {}
+    handles = []
+    was_training = model.training
+    try:
+        for name in layers:
+            handles.append(modules[name].register_forward_hook(_recorder(outputs, name)))
+        model.eval()
+        yield outputs
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+
+
+def _recorder(outputs: dict, name: str):
+    def hook(module, args, output):
+        outputs[name] = first_tensor(output)
+
+    return hook
+
+
+def first_tensor(output):
+    """Return ``output`` or, for tuples/lists/dicts/model outputs, its first tensor."""
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return output
+    values = output.values() if isinstance(output, dict) else output
+    for value in values:
+        if isinstance(value, torch.Tensor):
+            return value
+    raise TypeError(f"Module output of type {type(output).__name__} holds no tensor.")

@@ -1,0 +1,491 @@
+"""Model adapters behind ``get_extractor(spec)``: open_clip, hf, timm, torchvision, torch.
+
+Spec strings (DESIGN.md): ``open_clip:ViT-B-32@laion2b_s34b_b79k`` (a pretrained
+tag), ``open_clip:ViT-B-32@/path/ckpt.pt`` (a local checkpoint),
+``open_clip:ViT-B-32@random`` (random init, seeded), ``hf:<hub id or local dir>``,
+``timm:<name>[@random|@pretrained|@/path]``,
+``torchvision:<name>[@random|@DEFAULT|@<weights>|@/path]``,
+``torch:<module path>:<factory>[@arg]`` for a user's own model.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from brainalign._utils import closest_names
+from brainalign.exceptions import DataError, MissingFileError, ParameterError
+
+EMBEDDING = "embedding"  # pseudo-layer: the model's final embedding (its forward output)
+
+
+@dataclass
+class ModelBundle:
+    """A loaded model with what extraction needs.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        The network.
+    model_id : str
+        Spec without weights (``"open_clip:ViT-B-32"``).
+    weights : str
+        Weights identity: a tag, ``sha256:<file hash>`` or ``random@<seed>``.
+    modality : {"image", "text"}
+        What the tower reads.
+    prepare : callable
+        Raw batch (list of uint8 images or texts) -> dict of input tensors.
+    forward : callable
+        ``forward(model, inputs) -> final embedding`` (batch first).
+    preprocess_id : str
+        Description of the preprocessing (image size, normalisation, tokenizer).
+    layer_filter : callable
+        Module name -> whether it belongs to this tower.
+    """
+
+    model: object
+    model_id: str
+    weights: str
+    modality: str
+    prepare: Callable
+    forward: Callable
+    preprocess_id: str
+    layer_filter: Callable = field(default=lambda name: True)
+
+
+def parse_spec(spec: str) -> tuple[str, str, str | None]:
+    """Split ``scheme:name@weights`` (the ``@`` part is optional).
+
+    Parameters
+    ----------
+    spec : str
+        Model spec.
+
+    Returns
+    -------
+    scheme, name, weights : str, str, str or None
+        Parts of the spec.
+    """
+    if not isinstance(spec, str) or ":" not in spec:
+        raise ParameterError(
+            f"Invalid value for 'spec': expected 'scheme:name[@weights]' with a scheme in "
+            f"{', '.join(sorted(_LOADERS))}; got {spec!r}."
+        )
+    scheme, rest = spec.split(":", 1)
+    if scheme not in _LOADERS:
+        close = closest_names(scheme, _LOADERS)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ParameterError(
+            f"Unknown model scheme {scheme!r} in {spec!r}: known schemes are "
+            f"{', '.join(sorted(_LOADERS))}.{hint}"
+        )
+    name, _, weights = rest.partition("@")
+    return scheme, name, weights or None
+
+
+def load_model(spec: str, tower: str = "auto", seed: int = 0, preprocess=None) -> ModelBundle:
+    """Build the model of a spec (on the CPU, eval mode).
+
+    Parameters
+    ----------
+    spec : str
+        Model spec (see the module docstring).
+    tower : {"auto", "image", "text"}
+        Which tower of a two-tower model (CLIP) to use; ``auto`` is the image tower
+        for vision models and the text tower for language models.
+    seed : int
+        Seed of random initialisation (``@random``).
+    preprocess : callable, optional
+        For ``torch:`` models without a ``preprocess`` method: uint8 images
+        ``(n, H, W, 3)`` -> input tensor.
+
+    Returns
+    -------
+    ModelBundle
+        The model and its preprocessing.
+    """
+    scheme, name, weights = parse_spec(spec)
+    if tower not in ("auto", "image", "text"):
+        raise ParameterError(
+            f"Invalid value for 'tower': expected 'auto', 'image' or 'text'; got {tower!r}."
+        )
+    bundle = _LOADERS[scheme](name, weights, tower=tower, seed=seed, preprocess=preprocess)
+    bundle.model.eval()
+    return bundle
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """List model specs that ``get_extractor`` can build (without weights part).
+
+    Parameters
+    ----------
+    pattern : str
+        Shell-style pattern, e.g. ``"open_clip:ViT-B*"`` or ``"timm:resnet*"``.
+
+    Returns
+    -------
+    list of str
+        Specs such as ``open_clip:ViT-B-32``; add ``@random``, ``@<tag>`` or
+        ``@/path/to/weights``. ``hf:`` accepts any hub id or local directory.
+    """
+    import open_clip
+    import timm
+    import torchvision
+
+    specs = ["torch:brainalign.data.sample:SampleNet", "hf:<hub id or local directory>"]
+    specs += [f"open_clip:{m}" for m in open_clip.list_models()]
+    specs += [f"torchvision:{m}" for m in torchvision.models.list_models()]
+    specs += [f"timm:{m}" for m in timm.list_models()]
+    return [s for s in specs if fnmatch.fnmatch(s, pattern)]
+
+
+# -- helpers ------------------------------------------------------------------------
+def _seeded(seed: int):
+    import torch
+
+    torch.manual_seed(int(seed))
+
+
+def _weights_file(value: str | None) -> Path | None:
+    """Return the path if ``value`` names a file (must exist when it looks like one)."""
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if path.exists():
+        return path
+    if "/" in value or path.suffix in (".pt", ".pth", ".bin", ".safetensors", ".ckpt"):
+        raise MissingFileError(f"Missing weights file: expected {path}")
+    return None
+
+
+def _file_id(path: Path) -> str:
+    from brainalign.features._cache import file_sha256
+
+    return f"sha256:{file_sha256(path)}"
+
+
+def _per_image(transform):
+    """Wrap a PIL transform into a batch preparer for uint8 arrays."""
+    import torch
+    from PIL import Image
+
+    def prepare(images):
+        return {"x": torch.stack([transform(Image.fromarray(a)) for a in images])}
+
+    return prepare
+
+
+def _download_error(what: str, exc: Exception, local_hint: str) -> DataError:
+    return DataError(
+        f"Could not get the pretrained weights {what}: {type(exc).__name__}: "
+        f"{' '.join(str(exc).split())[:200]}. Without internet access, download them "
+        f"once on a machine that has it, or pass a local file: {local_hint}"
+    )
+
+
+# -- open_clip ------------------------------------------------------------------------
+def _load_open_clip(name, weights, tower, seed, preprocess=None) -> ModelBundle:
+    import open_clip
+
+    if name not in open_clip.list_models():
+        close = closest_names(name, open_clip.list_models(), n=5)
+        raise ParameterError(
+            f"Unknown open_clip model {name!r}. Close matches: {', '.join(close) or 'none'} "
+            "(see list_models('open_clip:*'))."
+        )
+    path = _weights_file(weights)
+    if weights in (None, "random"):
+        _seeded(seed)
+        model, _, transform = open_clip.create_model_and_transforms(name, pretrained=None)
+        ident = f"random@{seed}"
+    elif path is not None:
+        model, _, transform = open_clip.create_model_and_transforms(name, pretrained=str(path))
+        ident = _file_id(path)
+    else:
+        tags = open_clip.list_pretrained_tags_by_model(name)
+        if weights not in tags:
+            raise ParameterError(
+                f"Unknown pretrained tag {weights!r} for open_clip {name}: known tags are "
+                f"{', '.join(tags) or 'none'}; or use '@random' or '@/path/to/checkpoint.pt'."
+            )
+        try:
+            model, _, transform = open_clip.create_model_and_transforms(name, pretrained=weights)
+        except Exception as exc:  # network, hub or cache failures all surface here
+            raise _download_error(
+                f"'{weights}' of open_clip {name}", exc, f"open_clip:{name}@/path/to/checkpoint.pt"
+            ) from exc
+        ident = weights
+    if tower == "text":
+        tokenizer = open_clip.get_tokenizer(name)
+
+        def prepare(texts):
+            tokens = tokenizer(list(texts))
+            return {"text": tokens, "attention_mask": tokens != 0}
+
+        return ModelBundle(
+            model,
+            f"open_clip:{name}",
+            ident,
+            "text",
+            prepare,
+            lambda m, inp: m.encode_text(inp["text"]),
+            f"open_clip-tokenizer:{type(tokenizer).__name__}:{tokenizer.context_length}",
+            lambda n: not n.startswith("visual"),
+        )
+    return ModelBundle(
+        model,
+        f"open_clip:{name}",
+        ident,
+        "image",
+        _per_image(transform),
+        lambda m, inp: m.encode_image(inp["x"]),
+        repr(transform),
+        lambda n: n.startswith("visual."),
+    )
+
+
+# -- Hugging Face transformers --------------------------------------------------------
+_HF_VISION = {
+    "vit",
+    "dinov2",
+    "deit",
+    "beit",
+    "convnext",
+    "swin",
+    "clip",
+    "siglip",
+    "data2vec-vision",
+}
+
+
+def _load_hf(name, revision, tower, seed, preprocess=None) -> ModelBundle:
+    import transformers
+
+    kwargs = {"revision": revision} if revision else {}
+    try:
+        config = transformers.AutoConfig.from_pretrained(name, **kwargs)
+    except Exception as exc:
+        raise _download_error(f"of hf:{name}", exc, "hf:/path/to/local/model_dir") from exc
+    vision = config.model_type in _HF_VISION
+    modality = ("image" if vision else "text") if tower == "auto" else tower
+    try:
+        if modality == "text":
+            return _hf_text(name, config, kwargs)
+        return _hf_vision(name, config, kwargs)
+    except (OSError, ValueError) as exc:
+        raise _download_error(f"of hf:{name}", exc, "hf:/path/to/local/model_dir") from exc
+
+
+def _hf_ident(name, kwargs) -> str:
+    path = Path(name)
+    if path.is_dir():
+        weights = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
+        return "+".join(_file_id(p) for p in weights) or f"dir:{path.resolve()}"
+    return f"hub:{name}@{kwargs.get('revision', 'main')}"
+
+
+def _hf_text(name, config, kwargs) -> ModelBundle:
+    import transformers
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(name, **kwargs)
+    if config.model_type == "clip":
+        model = transformers.CLIPTextModelWithProjection.from_pretrained(name, **kwargs)
+
+        def embed(m, inp):
+            return m(input_ids=inp["input_ids"], attention_mask=inp["attention_mask"]).text_embeds
+
+    else:
+        model = transformers.AutoModel.from_pretrained(name, **kwargs)
+
+        def embed(m, inp):
+            from brainalign.features._pooling import pool
+
+            hidden = m(**inp).last_hidden_state
+            return pool(hidden, "mean", inp["attention_mask"])
+
+    def prepare(texts):
+        return dict(tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt"))
+
+    return ModelBundle(
+        model,
+        f"hf:{name}",
+        _hf_ident(name, kwargs),
+        "text",
+        prepare,
+        embed,
+        f"hf-tokenizer:{type(tokenizer).__name__}:{tokenizer.model_max_length}",
+    )
+
+
+def _hf_vision(name, config, kwargs) -> ModelBundle:
+    import transformers
+
+    processor = transformers.AutoImageProcessor.from_pretrained(name, **kwargs)
+    if config.model_type == "clip":
+        model = transformers.CLIPVisionModelWithProjection.from_pretrained(name, **kwargs)
+        embed = lambda m, inp: m(pixel_values=inp["pixel_values"]).image_embeds  # noqa: E731
+    else:
+        model = transformers.AutoModel.from_pretrained(name, **kwargs)
+
+        def embed(m, inp):
+            out = m(pixel_values=inp["pixel_values"])
+            pooled = getattr(out, "pooler_output", None)
+            return pooled if pooled is not None else out.last_hidden_state[:, 0]
+
+    def prepare(images):
+        return {"pixel_values": processor(images=list(images), return_tensors="pt")["pixel_values"]}
+
+    return ModelBundle(
+        model,
+        f"hf:{name}",
+        _hf_ident(name, kwargs),
+        "image",
+        prepare,
+        embed,
+        f"hf-processor:{processor.to_json_string()}",
+    )
+
+
+# -- timm and torchvision -------------------------------------------------------------
+def _load_timm(name, weights, tower, seed, preprocess=None) -> ModelBundle:
+    import timm
+    from timm.data import create_transform, resolve_data_config
+
+    path = _weights_file(weights)
+    if not timm.is_model(name):
+        close = closest_names(name, timm.list_models(), n=5)
+        raise ParameterError(
+            f"Unknown timm model {name!r}. Close matches: {', '.join(close) or 'none'}."
+        )
+    _seeded(seed)
+    if path is not None:
+        model = timm.create_model(name, pretrained=False, checkpoint_path=str(path))
+        ident = _file_id(path)
+    elif weights in (None, "random"):
+        model, ident = timm.create_model(name, pretrained=False), f"random@{seed}"
+    else:
+        try:
+            model = timm.create_model(
+                name if weights == "pretrained" else f"{name}.{weights}", pretrained=True
+            )
+        except Exception as exc:
+            raise _download_error(
+                f"'{weights}' of timm {name}", exc, f"timm:{name}@/path/to/weights.pth"
+            ) from exc
+        ident = weights
+    transform = create_transform(**resolve_data_config({}, model=model))
+    return ModelBundle(
+        model,
+        f"timm:{name}",
+        ident,
+        "image",
+        _per_image(transform),
+        lambda m, inp: m.forward_head(m.forward_features(inp["x"]), pre_logits=True),
+        repr(transform),
+    )
+
+
+def _load_torchvision(name, weights, tower, seed, preprocess=None) -> ModelBundle:
+    import torch
+    import torchvision
+
+    if name not in torchvision.models.list_models():
+        close = closest_names(name, torchvision.models.list_models(), n=5)
+        raise ParameterError(
+            f"Unknown torchvision model {name!r}. Close matches: {', '.join(close) or 'none'}."
+        )
+    path = _weights_file(weights)
+    _seeded(seed)
+    if weights in (None, "random") or path is not None:
+        model = torchvision.models.get_model(name, weights=None)
+        ident = f"random@{seed}"
+        if path is not None:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(
+                state.get("state_dict", state) if isinstance(state, dict) else state
+            )
+            ident = _file_id(path)
+        transform = _imagenet_transform()
+    else:
+        try:
+            enum = torchvision.models.get_model_weights(name)
+            w = enum.DEFAULT if weights == "DEFAULT" else enum[weights]
+        except KeyError as exc:
+            raise ParameterError(f"Unknown weights {weights!r} for torchvision {name}.") from exc
+        try:
+            model = torchvision.models.get_model(name, weights=w)
+        except Exception as exc:
+            raise _download_error(
+                f"{w} of torchvision {name}", exc, f"torchvision:{name}@/path/to/state_dict.pth"
+            ) from exc
+        ident, transform = str(w), w.transforms()
+    return ModelBundle(
+        model,
+        f"torchvision:{name}",
+        ident,
+        "image",
+        _per_image(transform),
+        lambda m, inp: m(inp["x"]),
+        repr(transform),
+    )
+
+
+def _imagenet_transform():
+    from torchvision import transforms as T
+
+    return T.Compose(
+        [
+            T.Resize(256),
+            T.CenterCrop(224),
+            T.ToTensor(),
+            T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+        ]
+    )
+
+
+# -- a user's own module ----------------------------------------------------------------
+def _load_torch(name, arg, tower, seed, preprocess=None) -> ModelBundle:
+    import importlib
+
+    module_path, _, factory_name = name.partition(":")
+    if not factory_name:
+        raise ParameterError(
+            "Invalid value for 'spec': expected 'torch:<module path>:<factory>[@arg]'; "
+            f"got 'torch:{name}'."
+        )
+    try:
+        factory = getattr(importlib.import_module(module_path), factory_name)
+    except (ImportError, AttributeError) as exc:
+        raise ParameterError(f"Cannot import {factory_name!r} from {module_path!r}: {exc}") from exc
+    _seeded(seed)
+    model = factory() if arg is None else factory(int(arg) if arg.lstrip("-").isdigit() else arg)
+    prep = preprocess or getattr(model, "preprocess", None)
+    if prep is None:
+        raise ParameterError(
+            f"Invalid value for 'preprocess': torch:{name} has no 'preprocess' method; pass "
+            "preprocess=callable(uint8 images (n, H, W, 3)) -> input tensor."
+        )
+    ident = f"factory-arg:{arg}" if arg is not None else "factory-default"
+    prep_id = f"{getattr(prep, '__module__', '')}.{getattr(prep, '__qualname__', repr(prep))}"
+    return ModelBundle(
+        model,
+        f"torch:{name}",
+        ident,
+        "image",
+        lambda images: {"x": prep(np.stack(images))},
+        lambda m, inp: m(inp["x"]),
+        prep_id,
+    )
+
+
+_LOADERS = {
+    "open_clip": _load_open_clip,
+    "hf": _load_hf,
+    "timm": _load_timm,
+    "torchvision": _load_torchvision,
+    "torch": _load_torch,
+}

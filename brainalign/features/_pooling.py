@@ -1,0 +1,161 @@
+"""Pooling of layer outputs to one vector per stimulus, and fitted reductions."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from brainalign.exceptions import ParameterError
+
+#: Pooling methods. ``auto``: 2-D kept, tokens (3-D) averaged (mask-aware), maps
+#: (4-D) spatially averaged. ``pca:k`` / ``srp:k``: flatten, then a reduction to k
+#: dimensions fitted on the training stimuli only.
+POOLINGS = ("auto", "cls", "mean", "spatial", "flatten", "pca:<k>", "srp:<k>")
+
+
+def parse_pooling(pooling: str) -> tuple[str, int | None]:
+    """Split a pooling name into (method, k).
+
+    Parameters
+    ----------
+    pooling : str
+        One of :data:`POOLINGS` (``"pca:256"``).
+
+    Returns
+    -------
+    method : str
+        Method name.
+    k : int or None
+        Reduction size for ``pca``/``srp``.
+    """
+    match = re.fullmatch(r"(pca|srp):(\d+)", str(pooling))
+    if match:
+        k = int(match.group(2))
+        if k < 1:
+            raise ParameterError(f"Invalid value for 'pooling': k must be >= 1; got {pooling!r}.")
+        return match.group(1), k
+    if pooling in POOLINGS[:5]:
+        return pooling, None
+    raise ParameterError(
+        f"Invalid value for 'pooling': expected one of {', '.join(POOLINGS)}; got {pooling!r}."
+    )
+
+
+def pool(x, method: str, attention_mask=None):
+    """Pool a batch of layer outputs to ``(n, d)``.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Layer output, batch first: ``(n, d)``, tokens ``(n, L, d)`` or maps
+        ``(n, c, h, w)``.
+    method : str
+        ``auto``, ``cls``, ``mean``, ``spatial``, ``flatten`` (or ``pca``/``srp``,
+        which flatten here and reduce later).
+    attention_mask : torch.Tensor of shape (n, L), optional
+        Padding mask of text tokens; ``mean`` averages only real tokens.
+
+    Returns
+    -------
+    torch.Tensor of shape (n, d)
+        Pooled features.
+    """
+    if method in ("pca", "srp", "flatten"):
+        return x.reshape(x.shape[0], -1)
+    if x.ndim == 2:
+        if method in ("auto", "mean", "cls"):
+            return x
+        raise ParameterError(
+            f"Pooling {method!r} needs tokens or maps; got shape {tuple(x.shape)}."
+        )
+    if method == "auto":
+        method = "mean" if x.ndim == 3 else "spatial"
+    if method == "cls":
+        _expect(x, 3, method)
+        return x[:, 0]
+    if method == "mean":
+        _expect(x, 3, method)
+        if attention_mask is not None and attention_mask.shape == x.shape[:2]:
+            w = attention_mask.to(x.dtype).unsqueeze(-1)
+            return (x * w).sum(1) / w.sum(1).clamp(min=1e-9)
+        return x.mean(1)
+    _expect(x, 4, method)
+    return x.mean(dim=(2, 3))
+
+
+def _expect(x, ndim: int, method: str) -> None:
+    if x.ndim != ndim:
+        kind = {3: "tokens (n, L, d)", 4: "maps (n, c, h, w)"}[ndim]
+        raise ParameterError(
+            f"Pooling {method!r} expects {kind}; the layer gives shape {tuple(x.shape)}."
+        )
+
+
+def fit_reduction(method: str, k: int, rows, seed: int = 0, chunk: int = 1024) -> dict:
+    """Fit a PCA or sparse random projection on training rows.
+
+    Parameters
+    ----------
+    method : {"pca", "srp"}
+        Reduction.
+    k : int
+        Output dimensions.
+    rows : ndarray of shape (n_train, d)
+        Flattened training features (may be memory-mapped).
+    seed : int
+        Random state.
+    chunk : int
+        Rows per incremental PCA step.
+
+    Returns
+    -------
+    dict
+        ``mean`` (d,) and ``components`` (k, d) arrays: ``(x - mean) @ components.T``.
+    """
+    n, d = rows.shape
+    if k > min(n, d) and method == "pca":
+        raise ParameterError(
+            f"Invalid value for 'pooling': pca:{k} needs at most min(n_train, n_features) "
+            f"= {min(n, d)} components."
+        )
+    if method == "pca":
+        from sklearn.decomposition import IncrementalPCA
+
+        pca = IncrementalPCA(n_components=k)
+        n_steps = max(1, n // max(chunk, k))  # every step has >= k rows
+        for part in np.array_split(np.arange(n), n_steps):
+            pca.partial_fit(np.asarray(rows[part[0] : part[-1] + 1], dtype=np.float64))
+        return {
+            "mean": pca.mean_.astype(np.float32),
+            "components": pca.components_.astype(np.float32),
+        }
+    from sklearn.random_projection import SparseRandomProjection
+
+    srp = SparseRandomProjection(n_components=k, random_state=seed).fit(np.empty((1, d)))
+    comps = srp.components_.toarray().astype(np.float32)
+    return {"mean": np.zeros(d, dtype=np.float32), "components": comps}
+
+
+def apply_reduction(reduction: dict, rows, chunk: int = 4096) -> np.ndarray:
+    """Project rows with a fitted reduction, chunk by chunk.
+
+    Parameters
+    ----------
+    reduction : dict
+        Output of :func:`fit_reduction`.
+    rows : ndarray of shape (n, d)
+        Flattened features.
+    chunk : int
+        Rows per step.
+
+    Returns
+    -------
+    ndarray of shape (n, k), float32
+        Reduced features.
+    """
+    mean, comps = reduction["mean"], reduction["components"]
+    out = np.empty((rows.shape[0], comps.shape[0]), dtype=np.float32)
+    for start in range(0, rows.shape[0], chunk):
+        out[start : start + chunk] = (np.asarray(rows[start : start + chunk]) - mean) @ comps.T
+    return out
