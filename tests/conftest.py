@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+# Offline from the first import on: hub clients read these when they are imported.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
 #: The real recordings: ../shared/data beside the checkout (as in CI).
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

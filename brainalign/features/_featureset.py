@@ -24,7 +24,7 @@ class FeatureSet:
     """
 
     def __init__(self, features, stimulus_ids, metadata=None):
-        self.features = np.asarray(features)
+        self.features = np.asanyarray(features)  # keeps memory maps
         self.stimulus_ids = np.asarray(stimulus_ids)
         if self.features.ndim != 2 or self.features.shape[0] != self.stimulus_ids.shape[0]:
             raise DataError(

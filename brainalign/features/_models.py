@@ -182,7 +182,7 @@ def _per_image(transform):
 def _download_error(what: str, exc: Exception, local_hint: str) -> DataError:
     return DataError(
         f"Could not get the pretrained weights {what}: {type(exc).__name__}: "
-        f"{' '.join(str(exc).split())[:200]}. Without internet access, download them "
+        f"{' '.join(str(exc).split())[:300]}. Without internet access, download them "
         f"once on a machine that has it, or pass a local file: {local_hint}"
     )
 
