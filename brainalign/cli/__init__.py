@@ -10,9 +10,9 @@ import argparse
 import logging
 import sys
 
-from brainalign.cli import _info, _sample
+from brainalign.cli import _extract, _info, _sample
 
-_VERBS = {"sample": _sample, "info": _info}
+_VERBS = {"sample": _sample, "info": _info, "extract": _extract}
 
 
 def build_parser() -> argparse.ArgumentParser:

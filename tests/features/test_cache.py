@@ -26,8 +26,9 @@ class Store:
 
 
 def entries(cache):
-    return sorted(p.parent.name + "/" + p.name for p in cache.glob("*/*") if
-                  (p / "meta.json").exists())
+    return sorted(
+        p.parent.name + "/" + p.name for p in cache.glob("*/*") if (p / "meta.json").exists()
+    )
 
 
 def forward_counter(ext):
@@ -50,8 +51,9 @@ def test_cache_hit_equals_recomputation_and_is_memory_mapped(tiny_clip, images, 
     assert not (tmp_path / "partial").exists() or not any((tmp_path / "partial").iterdir())
 
 
-@pytest.mark.parametrize("change", ["layer", "pooling", "image_size", "weights", "content",
-                                    "ids", "tower"])
+@pytest.mark.parametrize(
+    "change", ["layer", "pooling", "image_size", "weights", "content", "ids", "tower"]
+)
 def test_every_key_change_invalidates(tiny_clip, images, tmp_path, change):
     base = dict(spec=f"open_clip:{tiny_clip}@random", seed=0, tower="image")
     call = dict(stimuli=images, layers=[BLOCK], pooling="auto", ids=None)
@@ -87,13 +89,25 @@ def test_interrupted_extraction_resumes_from_finished_batches(tiny_clip, images,
     ext = get_extractor(f"open_clip:{tiny_clip}@random", device="cpu")
     crashing = Store(images, fail_at=4)  # batches 1-3 finish, the 4th read crashes
     with pytest.raises(KeyboardInterrupt):
-        ext.extract(crashing, ids=np.arange(20), layers=[BLOCK, "embedding"], batch_size=3,
-                    cache_dir=tmp_path, progress=False)
+        ext.extract(
+            crashing,
+            ids=np.arange(20),
+            layers=[BLOCK, "embedding"],
+            batch_size=3,
+            cache_dir=tmp_path,
+            progress=False,
+        )
     partial = list((tmp_path / "partial").glob("*/batch_*.npz"))
     assert len(partial) == 3
     calls = forward_counter(ext)
-    resumed = ext.extract(Store(images), ids=np.arange(20), layers=[BLOCK, "embedding"],
-                          batch_size=3, cache_dir=tmp_path, progress=False)
+    resumed = ext.extract(
+        Store(images),
+        ids=np.arange(20),
+        layers=[BLOCK, "embedding"],
+        batch_size=3,
+        cache_dir=tmp_path,
+        progress=False,
+    )
     assert len(calls) == 4  # 7 batches in all, 3 read back from disk
     clean = ext.extract(images, layers=[BLOCK, "embedding"], batch_size=3, progress=False)
     for layer in clean:
@@ -106,8 +120,9 @@ def test_reductions_are_fitted_on_training_stimuli_only(tiny_clip, images, tmp_p
 
     ext = get_extractor(f"open_clip:{tiny_clip}@random", device="cpu")
     fit = np.arange(12)
-    out = ext.extract(images, layers=[BLOCK], pooling="pca:4", fit_ids=fit,
-                      cache_dir=tmp_path, progress=False)[BLOCK]
+    out = ext.extract(
+        images, layers=[BLOCK], pooling="pca:4", fit_ids=fit, cache_dir=tmp_path, progress=False
+    )[BLOCK]
     flat = ext.extract(images, layers=[BLOCK], pooling="flatten", progress=False)[BLOCK].features
     ref = PCA(4).fit(flat[fit]).transform(flat)
     signs = np.sign((out.features * ref).sum(0))
@@ -115,8 +130,14 @@ def test_reductions_are_fitted_on_training_stimuli_only(tiny_clip, images, tmp_p
     assert out.metadata["original_shape"] == [17, 32] and out.metadata["n_fit"] == 12
     stored = np.load(next(tmp_path.glob("*/*/reduction.npz")))
     assert stored["components"].shape == (4, 17 * 32)
-    other = ext.extract(images, layers=[BLOCK], pooling="pca:4", fit_ids=np.arange(8, 20),
-                        cache_dir=tmp_path, progress=False)[BLOCK]
+    other = ext.extract(
+        images,
+        layers=[BLOCK],
+        pooling="pca:4",
+        fit_ids=np.arange(8, 20),
+        cache_dir=tmp_path,
+        progress=False,
+    )[BLOCK]
     assert other.metadata["key"] != out.metadata["key"]  # other training set, other entry
     srp = ext.extract(images, layers=[BLOCK], pooling="srp:8", fit_ids=fit, progress=False)
     assert srp[BLOCK].features.shape == (20, 8)

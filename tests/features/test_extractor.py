@@ -47,7 +47,9 @@ def test_local_checkpoint_gives_identical_features(tiny_clip, images, tmp_path):
 
 
 def test_pretrained_tag_offline_fails_with_a_clear_message():
-    with pytest.raises(DataError, match="Could not get the pretrained weights 'openai'.*local file"):
+    with pytest.raises(
+        DataError, match="Could not get the pretrained weights 'openai'.*local file"
+    ):
         get_extractor("open_clip:RN50@openai", device="cpu")
 
 
@@ -59,8 +61,10 @@ def test_unknown_names_list_close_matches(tiny_clip):
     with pytest.raises(ParameterError, match="Unknown model scheme 'openclip'.*'open_clip'"):
         get_extractor("openclip:ViT-B-32")
     ext = get_extractor(f"open_clip:{tiny_clip}@random", device="cpu")
-    with pytest.raises(ParameterError, match="Unknown layer 'visual.transformer.resblock.1'.*"
-                                              "visual.transformer.resblocks.1"):
+    with pytest.raises(
+        ParameterError,
+        match="Unknown layer 'visual.transformer.resblock.1'.*visual.transformer.resblocks.1",
+    ):
         ext.extract(np.zeros((1, 8, 8, 3), np.uint8), layers=["visual.transformer.resblock.1"])
 
 
@@ -143,8 +147,9 @@ def test_samplenet_through_the_extractor_matches_the_sample_generator(nsd_sample
     drawn = [draw_image(attrs.iloc[i], rng) for i in range(6)]
     expected = sample_layer_features(drawn, ["layer4"])["layer4"]
     ext = get_extractor(ground_truth["model"], device="cpu")
-    got = ext.extract(NSDStimuli.from_root(nsd_sample), ids=pool[:6], layers=["layer4"],
-                      progress=False)["layer4"]
+    got = ext.extract(
+        NSDStimuli.from_root(nsd_sample), ids=pool[:6], layers=["layer4"], progress=False
+    )["layer4"]
     np.testing.assert_allclose(got.features, expected, rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(got.stimulus_ids, pool[:6])
 
