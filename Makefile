@@ -30,6 +30,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_nsd_loading.py
+	$(BIN)/python benchmarks/bench_features.py
 
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache .ruff_cache

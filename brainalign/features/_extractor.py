@@ -137,7 +137,7 @@ class FeatureExtractor:
             One FeatureSet per layer.
         """
         source = self._source(stimuli, ids)
-        layers = check_layers(self.bundle.model, layers, extra=self.list_layers())
+        layers = check_layers(self.bundle.model, layers, known=self.list_layers())
         poolings = _poolings(pooling, layers)
         keys = {layer: self._key(layer, poolings[layer], source, fit_ids, seed) for layer in layers}
         done = {}
@@ -204,11 +204,10 @@ class FeatureExtractor:
             parts["seed"] = int(seed)
         return _cache.digest(parts)[:32]
 
-    def _batches(self, source, batch_size, num_workers):
+    def _batches(self, source, batch_size, num_workers, first: int = 0):
         import torch
 
-        check_positive_int("batch_size", batch_size)
-        starts = list(range(0, len(source), batch_size))
+        starts = list(range(0, len(source), batch_size))[first:]
         prepare = self.bundle.prepare
 
         class _Batches(torch.utils.data.Dataset):
@@ -225,10 +224,10 @@ class FeatureExtractor:
         """Forward every batch once; keep (or resume from) finished batches in ``partial``."""
         from tqdm.auto import tqdm
 
+        check_positive_int("batch_size", batch_size)
         out = {layer: [] for layer in layers}
         shapes = {}
-        loader = self._batches(source, batch_size, num_workers)
-        n_batches = len(loader)
+        n_batches = -(-len(source) // batch_size)
         bar = tqdm(
             total=n_batches,
             desc=f"extract {self.bundle.model_id}",
@@ -246,9 +245,8 @@ class FeatureExtractor:
                 shapes[layer] = tuple(saved[f"{layer}::shape"])
             bar.update()
         start = len(out[layers[0]])
-        for index, inputs in enumerate(loader):
-            if index < start:
-                continue
+        loader = self._batches(source, batch_size, num_workers, first=start)
+        for index, inputs in enumerate(loader, start=start):
             pooled, batch_shapes = self._forward(inputs, layers, poolings, dtype)
             shapes.update(batch_shapes)
             for layer in layers:
@@ -271,6 +269,12 @@ class FeatureExtractor:
         with torch.inference_mode(), autocast, capture_layers(self.bundle.model, modules) as outs:
             embedding = self.bundle.forward(self.bundle.model, inputs)
             outs = dict(outs)
+        silent = [layer for layer in modules if layer not in outs]
+        if silent:
+            raise ParameterError(
+                f"Layer(s) {silent} did not run in the forward pass of {self.bundle.model_id}; "
+                "pick layers of the active tower (see list_layers())."
+            )
         outs[EMBEDDING] = embedding
         pooled, shapes = {}, {}
         for layer in layers:

@@ -27,7 +27,7 @@ def list_layers(model, pattern: str = "*") -> list[str]:
     return [n for n, _ in model.named_modules() if n and fnmatch.fnmatch(n, pattern)]
 
 
-def check_layers(model, layers, extra=()) -> list[str]:
+def check_layers(model, layers, known=None) -> list[str]:
     """Validate layer names against a model's modules.
 
     Parameters
@@ -36,8 +36,9 @@ def check_layers(model, layers, extra=()) -> list[str]:
         The model.
     layers : str or sequence of str
         Requested module names.
-    extra : sequence of str
-        Extra valid names (pseudo-layers such as ``"embedding"``).
+    known : sequence of str, optional
+        The valid names (default: every module of ``model``); e.g. one tower's
+        modules plus the pseudo-layer ``"embedding"``.
 
     Returns
     -------
@@ -52,7 +53,7 @@ def check_layers(model, layers, extra=()) -> list[str]:
     layers = [layers] if isinstance(layers, str) else list(layers)
     if not layers:
         raise ParameterError("Invalid value for 'layers': expected at least one layer name.")
-    known = set(list_layers(model)) | set(extra)
+    known = set(list_layers(model) if known is None else known)
     for name in layers:
         if name not in known:
             close = closest_names(name, sorted(known), n=5)

@@ -164,3 +164,9 @@ def test_featureset_align_joins_by_id():
 def test_list_layers_on_any_module():
     model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU())
     assert list_layers(model) == ["0", "1"]
+
+
+def test_layers_of_the_other_tower_are_rejected(tiny_clip):
+    ext = get_extractor(f"open_clip:{tiny_clip}@random", device="cpu", tower="text")
+    with pytest.raises(ParameterError, match="Unknown layer 'visual.ln_post'"):
+        ext.extract(["a"], layers=["visual.ln_post"], progress=False)
