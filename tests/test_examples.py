@@ -31,3 +31,25 @@ def test_nsd_data_tour_on_the_sample(nsd_sample, tmp_path):
     nc = np.asarray(nib.load(tmp_path / "sub-01_stat-nc.nii.gz").dataobj)
     inside = nc != 0
     assert np.corrcoef(truth[inside], nc[inside])[0, 1] > 0.85
+
+
+def test_extract_features_on_the_sample(nsd_sample, tmp_path):
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(EXAMPLES / "extract_features.py"),
+            "--root",
+            str(nsd_sample),
+            "--layers",
+            "layer2,embedding",
+            "--cache",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = [line for line in out.stdout.splitlines() if "features" in line]
+    assert [r.split(":")[0] for r in rows] == ["layer2", "embedding"]
+    assert all("1000 x 256 features" in r for r in rows)
+    assert len(list(tmp_path.glob("*/*/meta.json"))) == 2

@@ -132,3 +132,13 @@ def test_device_resolution():
         assert resolve_device() in ("cpu", "mps")
         with pytest.raises(ParameterError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_pil_images_and_dataloader_workers_give_the_same_features(images):
+    from PIL import Image
+
+    ext = get_extractor("torch:brainalign.data.sample:SampleNet@0", device="cpu")
+    pil = [Image.fromarray(a) for a in images]
+    a = ext.extract(pil, layers=["layer3"], batch_size=4, num_workers=2, progress=False)
+    b = ext.extract(images, layers=["layer3"], batch_size=7, progress=False)
+    np.testing.assert_allclose(a["layer3"].features, b["layer3"].features, rtol=1e-5, atol=1e-5)
