@@ -73,7 +73,7 @@ class ArrayDataset(_FileAdapter):
             )
         space = None if mask is None else self._space(mask, matrix.shape[1])
         data = BrainData(
-            np.nan_to_num(matrix, nan=0.0),
+            matrix,
             ids,
             col_meta=col_meta,
             space=space,
@@ -267,7 +267,8 @@ class NiftiDataset(_FileAdapter):
             for onset, duration, kind in table[["onset", "duration", "trial_type"]].itertuples(
                 index=False
             ):
-                label[(times >= onset) & (times < onset + duration)] = str(kind)
+                # a zero-duration event labels the volume acquired at its onset
+                label[(times >= onset) & (times < onset + max(duration, step))] = str(kind)
             ids.append(label.astype(str))
             runs.append(np.full(n, run))
         return np.concatenate(ids), np.concatenate(runs)

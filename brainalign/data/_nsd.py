@@ -184,7 +184,7 @@ class NSD:
                 "sessions": list(files),
                 "trials": len(files) * TRIALS_PER_SESSION,
                 "betas_format": [f for f in ("nifti", "hdf5") if self.session_files(s, f)],
-                "n_images": int(len(np.unique(design["subjectim"][s - 1]))),
+                "n_images": int(self._images_seen(s, design).size),
                 "rois": self._roi_counts(s),
             }
         out["stimuli"] = NSDStimuli.from_root(self.root).summary()
@@ -205,8 +205,7 @@ class NSD:
             ``test_ids`` (the shared1000 among them), ``train_ids`` (the rest).
         """
         subject = self._check_subject(subject)
-        design = self._design()
-        ids = np.unique(design["subjectim"][subject - 1] - 1)
+        ids = self._images_seen(subject)
         test = np.intersect1d(ids, self._shared_ids())
         return {
             "store": NSDStimuli.from_root(self.root),
@@ -214,6 +213,19 @@ class NSD:
             "test_ids": test,
             "train_ids": np.setdiff1d(ids, test),
         }
+
+    def _images_seen(self, subject: int, design=None) -> np.ndarray:
+        """Sorted 0-based ids of the images shown in the sessions on disk."""
+        design = design or self._design()
+        sessions = list(self.session_files(subject))
+        if not sessions:
+            return np.array([], dtype=np.int64)
+        trial = np.concatenate(
+            [np.arange(TRIALS_PER_SESSION) + (s - 1) * TRIALS_PER_SESSION for s in sessions]
+        )
+        order = design["masterordering"]
+        trial = trial[trial < order.size]
+        return np.unique(design["subjectim"][subject - 1, order[trial] - 1] - 1)
 
     def _roi_counts(self, subject: int) -> dict:
         import nibabel as nib
@@ -505,7 +517,7 @@ def _read_session(path: Path, ijk: np.ndarray, out: np.ndarray, zscore: bool) ->
 
 
 def _drop_columns(responses, ijk, col_meta, bad):
-    """Drop flagged voxels in place (block by block), with one warning."""
+    """Drop flagged voxels in place (contiguous result, no copy), with one warning."""
     if not bad.any():
         return responses, ijk, col_meta
     if bad.all():
@@ -515,10 +527,12 @@ def _drop_columns(responses, ijk, col_meta, bad):
         "or not finite in some session, or lack a finite ncsnr."
     )
     keep = np.flatnonzero(~bad)
-    for start in range(0, responses.shape[0], 1024):
-        rows = responses[start : start + 1024]
-        rows[:, : keep.size] = rows[:, keep]
-    return (responses[:, : keep.size], ijk[keep], col_meta.iloc[keep].reset_index(drop=True))
+    n, k = responses.shape[0], keep.size
+    flat = responses.reshape(-1)  # C-contiguous: compact the rows inside the same buffer
+    for row in range(n):  # row r moves to [r*k, (r+1)*k), never past rows not yet read
+        flat[row * k : (row + 1) * k] = responses[row, keep]
+    kept = flat[: n * k].reshape(n, k)
+    return kept, ijk[keep], col_meta.iloc[keep].reset_index(drop=True)
 
 
 def _known_roi_names(labels) -> list[str]:

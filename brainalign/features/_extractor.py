@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 
 from brainalign._utils import check_positive_int, get_logger
-from brainalign.exceptions import ParameterError
+from brainalign.exceptions import DataError, ParameterError
 from brainalign.features import _cache
 from brainalign.features._featureset import FeatureSet
 from brainalign.features._hooks import capture_layers, check_layers, list_layers
@@ -16,6 +16,8 @@ from brainalign.features._pooling import apply_reduction, fit_reduction, parse_p
 from brainalign.features._sources import TextSource, image_source
 
 logger = get_logger(__name__)
+
+_TOKEN_WIDTH = ("flatten", "pca", "srp")  # poolings whose width follows the token count
 
 
 def resolve_device(device: str | None = None) -> str:
@@ -136,10 +138,23 @@ class FeatureExtractor:
         dict of str -> FeatureSet
             One FeatureSet per layer.
         """
+        _autocast(self.device, dtype)  # validates dtype before any cache lookup
         source = self._source(stimuli, ids)
+        if len(source) == 0:
+            raise ParameterError("Invalid value for 'stimuli': no stimuli to extract from.")
         layers = check_layers(self.bundle.model, layers, known=self.list_layers())
         poolings = _poolings(pooling, layers)
-        keys = {layer: self._key(layer, poolings[layer], source, fit_ids, seed) for layer in layers}
+        if self.bundle.modality == "text":
+            fixed = [p for p in poolings.values() if parse_pooling(p)[0] in _TOKEN_WIDTH]
+            if fixed:
+                raise ParameterError(
+                    f"Invalid value for 'pooling': {fixed[0]!r} flattens text tokens, whose "
+                    "number depends on padding; use 'mean', 'cls' or 'auto' for text."
+                )
+        keys = {
+            layer: self._key(layer, poolings[layer], source, fit_ids, seed, dtype)
+            for layer in layers
+        }
         done = {}
         if cache_dir is not None:
             for layer, key in keys.items():
@@ -181,9 +196,12 @@ class FeatureExtractor:
             return TextSource(np.arange(len(stimuli)) if ids is None else ids, stimuli)
         return image_source(stimuli, ids)
 
-    def _key(self, layer, pooling, source, fit_ids, seed) -> str:
+    def _key(self, layer, pooling, source, fit_ids, seed, dtype) -> str:
         method, _ = parse_pooling(pooling)
+        on_cuda = self.device.startswith("cuda")
         parts = {
+            "device_type": self.device.split(":")[0],
+            "precision": dtype if (dtype and on_cuda) else "float32",
             "format": _cache.CACHE_FORMAT,
             "model": self.bundle.model_id,
             "weights": self.bundle.weights,
@@ -242,7 +260,7 @@ class FeatureExtractor:
                 break
             for layer in layers:
                 out[layer].append(saved[layer])
-                shapes[layer] = tuple(saved[f"{layer}::shape"])
+                shapes[layer] = tuple(int(v) for v in saved[f"{layer}::shape"])
             bar.update()
         start = len(out[layers[0]])
         loader = self._batches(source, batch_size, num_workers, first=start)
@@ -260,28 +278,36 @@ class FeatureExtractor:
         return {layer: np.concatenate(v) for layer, v in out.items()}, shapes
 
     def _forward(self, inputs, layers, poolings, dtype):
+        """One forward pass; every layer is pooled inside its hook."""
         import torch
 
         inputs = {k: v.to(self.device) for k, v in inputs.items()}
+        n_rows = next(iter(inputs.values())).shape[0]
         modules = [layer for layer in layers if layer != EMBEDDING]
         mask = inputs.get("attention_mask")
-        autocast = _autocast(self.device, dtype)
-        with torch.inference_mode(), autocast, capture_layers(self.bundle.model, modules) as outs:
-            embedding = self.bundle.forward(self.bundle.model, inputs)
-            outs = dict(outs)
-        silent = [layer for layer in modules if layer not in outs]
-        if silent:
-            raise ParameterError(
-                f"Layer(s) {silent} did not run in the forward pass of {self.bundle.model_id}; "
-                "pick layers of the active tower (see list_layers())."
-            )
-        outs[EMBEDDING] = embedding
-        pooled, shapes = {}, {}
-        for layer in layers:
-            method, _ = parse_pooling(poolings[layer])
-            x = outs[layer]
-            shapes[layer] = tuple(x.shape[1:])
-            pooled[layer] = pool(x, method, mask).float().cpu().numpy()
+        shapes = {}
+
+        def reduce(name, x):
+            shapes[name] = tuple(int(s) for s in x.shape[1:])
+            method, _ = parse_pooling(poolings[name])
+            return pool(x, method, mask).float().cpu().numpy()
+
+        model = self.bundle.model
+        with torch.inference_mode(), _autocast(self.device, dtype):
+            with capture_layers(model, modules, reduce) as outs:
+                embedding = self.bundle.forward(model, inputs)
+        calls = {layer: len(outs.get(layer, [])) for layer in modules}
+        _check_calls(calls, self.bundle.model_id)
+        pooled = {layer: outs[layer][0] for layer in modules}
+        if EMBEDDING in layers:
+            pooled[EMBEDDING] = reduce(EMBEDDING, embedding)
+        for layer, value in pooled.items():
+            if value.shape[0] != n_rows:
+                raise DataError(
+                    f"Layer {layer!r} gave {value.shape[0]} rows for a batch of {n_rows} "
+                    f"(output shape {shapes[layer]} after the batch axis): its output is "
+                    "not batch-first. Pick another layer or update the model library."
+                )
         return pooled, shapes
 
     def _finish(self, layer, raw, shape, pooling, source, key, fit_ids, seed, cache_dir):
@@ -316,6 +342,22 @@ class FeatureExtractor:
             np.savez(tmp / "reduction.npz", **reduction)
         _cache.publish(tmp, final)
         return FeatureSet.load(final)
+
+
+def _check_calls(calls: dict, model_id: str) -> None:
+    """Every hooked layer must have run exactly once in the forward pass."""
+    silent = [layer for layer, n in calls.items() if n == 0]
+    if silent:
+        raise ParameterError(
+            f"Layer(s) {silent} did not run in the forward pass of {model_id}; pick layers "
+            "of the active tower (see list_layers())."
+        )
+    reused = {layer: n for layer, n in calls.items() if n > 1}
+    if reused:
+        raise ParameterError(
+            f"Layer(s) {reused} ran more than once per forward pass of {model_id} (a module "
+            "reused inside the model, e.g. a shared ReLU); extract its parent block instead."
+        )
 
 
 def _poolings(pooling, layers) -> dict:

@@ -66,11 +66,13 @@ def check_layers(model, layers, known=None) -> list[str]:
 
 
 @contextlib.contextmanager
-def capture_layers(model, layers):
+def capture_layers(model, layers, transform=None):
     """Record the outputs of named modules during forward passes.
 
-    Hooks are removed and the model's training mode restored on exit, also when a
-    forward pass raises.
+    Each output is transformed (default: detached and cloned) inside the hook, so
+    in-place operations that run later in the model (``ReLU(inplace=True)``,
+    ``out += identity``) cannot change what was recorded. Hooks are removed and the
+    model's training mode restored on exit, also when a forward pass raises.
 
     Parameters
     ----------
@@ -78,20 +80,24 @@ def capture_layers(model, layers):
         The model (put in eval mode inside the block).
     layers : sequence of str
         Module names (see :func:`list_layers`).
+    transform : callable, optional
+        ``transform(name, tensor) -> object`` applied to each output in the hook
+        (e.g. pooling); the first tensor is used when a module returns a tuple.
 
     Yields
     ------
-    dict of str -> torch.Tensor
-        Filled by each forward pass with the latest output of each layer (the first
-        tensor when a module returns a tuple).
+    dict of str -> list
+        Filled by each forward pass: per layer, one recorded value per call of the
+        module (a module reused inside the model is called more than once).
     """
     modules = dict(model.named_modules())
     outputs = {}
     handles = []
     was_training = model.training
+    transform = transform or (lambda name, x: x.detach().clone())
     try:
         for name in layers:
-            handles.append(modules[name].register_forward_hook(_recorder(outputs, name)))
+            handles.append(modules[name].register_forward_hook(_recorder(outputs, name, transform)))
         model.eval()
         yield outputs
     finally:
@@ -100,9 +106,9 @@ def capture_layers(model, layers):
         model.train(was_training)
 
 
-def _recorder(outputs: dict, name: str):
+def _recorder(outputs: dict, name: str, transform):
     def hook(module, args, output):
-        outputs[name] = first_tensor(output)
+        outputs.setdefault(name, []).append(transform(name, first_tensor(output)))
 
     return hook
 

@@ -469,8 +469,8 @@ def _load_torch(name, arg, tower, seed, preprocess=None) -> ModelBundle:
             f"Invalid value for 'preprocess': torch:{name} has no 'preprocess' method; pass "
             "preprocess=callable(uint8 images (n, H, W, 3)) -> input tensor."
         )
-    ident = f"factory-arg:{arg}" if arg is not None else "factory-default"
-    prep_id = f"{getattr(prep, '__module__', '')}.{getattr(prep, '__qualname__', repr(prep))}"
+    ident = state_dict_digest(model)  # the weights themselves: seeds and args included
+    prep_id = _callable_id(prep)
     return ModelBundle(
         model,
         f"torch:{name}",
@@ -480,6 +480,44 @@ def _load_torch(name, arg, tower, seed, preprocess=None) -> ModelBundle:
         lambda m, inp: m(inp["x"]),
         prep_id,
     )
+
+
+def state_dict_digest(model) -> str:
+    """SHA-256 of a module's parameters and buffers (names, shapes, dtypes, values).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The module.
+
+    Returns
+    -------
+    str
+        ``"state:<hex>"``.
+    """
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        value = tensor.detach().cpu().contiguous()
+        h.update(f"{name}|{tuple(value.shape)}|{value.dtype}|".encode())
+        h.update(value.view(-1).view(torch.uint8).numpy().tobytes())
+    return f"state:{h.hexdigest()}"
+
+
+def _callable_id(func) -> str:
+    """Identity of a preprocessing callable: its qualified name and source code."""
+    import hashlib
+    import inspect
+
+    name = f"{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', type(func).__name__)}"
+    try:
+        source = inspect.getsource(func)
+    except (OSError, TypeError):
+        source = repr(func)
+    return f"{name}:{hashlib.sha256(source.encode()).hexdigest()[:16]}"
 
 
 _LOADERS = {

@@ -81,7 +81,22 @@ def pool(x, method: str, attention_mask=None):
             return (x * w).sum(1) / w.sum(1).clamp(min=1e-9)
         return x.mean(1)
     _expect(x, 4, method)
-    return x.mean(dim=(2, 3))
+    return x.mean(dim=_spatial_dims(tuple(x.shape)))
+
+
+def _spatial_dims(shape: tuple) -> tuple[int, int]:
+    """Spatial axes of a 4-D map: (2, 3) for (n, c, h, w), (1, 2) for (n, h, w, c).
+
+    Square maps decide it (timm's Swin and ConvNeXt-V2 stages are channels-last);
+    a map that is square both ways or neither is ambiguous and refused.
+    """
+    first, last = shape[2] == shape[3], shape[1] == shape[2]
+    if first != last:
+        return (2, 3) if first else (1, 2)
+    raise ParameterError(
+        f"Cannot tell the channel axis of a map of shape {shape}; use pooling='flatten' "
+        "or a reduction (pca:<k>, srp:<k>) for this layer."
+    )
 
 
 def _expect(x, ndim: int, method: str) -> None:

@@ -99,10 +99,9 @@ def image_source(stimuli, ids=None) -> ImageSource:
                 f"Invalid shape for 'stimuli': expected (n, height, width, 3); got {stimuli.shape}."
             )
         items = stimuli
-        digest = _sha(np.ascontiguousarray(stimuli).tobytes())
     else:
         items = [_as_rgb_uint8(s) for s in stimuli]
-        digest = _sha(b"".join(np.ascontiguousarray(a).tobytes() for a in items))
+    digest = _array_digest(items)
     ids = np.arange(len(items)) if ids is None else np.asarray(ids)
     if len(ids) != len(items):
         raise DataError(f"Got {len(items)} images for {len(ids)} ids.")
@@ -142,6 +141,16 @@ def _as_rgb_uint8(image) -> np.ndarray:
             f"Expected uint8 RGB images (H, W, 3); got {image.dtype} of shape {image.shape}."
         )
     return image
+
+
+def _array_digest(items) -> str:
+    """SHA-256 over each image's shape, dtype and bytes, one image at a time."""
+    h = hashlib.sha256()
+    for item in items:
+        item = np.ascontiguousarray(item)
+        h.update(f"{item.shape}|{item.dtype.str}|".encode())
+        h.update(memoryview(item).cast("B"))
+    return h.hexdigest()
 
 
 def _sha(data: bytes) -> str:

@@ -129,3 +129,28 @@ def test_registry_lists_and_rejects_unknown_names():
 def test_volume_space_rejects_out_of_grid_indices():
     with pytest.raises(DataError, match="outside the grid"):
         VolumeSpace((2, 2, 2), np.eye(4), [[0, 0, 2]])
+
+
+def test_zero_duration_events_label_the_volume_at_their_onset(tmp_path):
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.random.default_rng(0).standard_normal((2, 2, 1, 10)), np.eye(4))
+    img.header.set_zooms((1.0, 1.0, 1.0, 2.0))
+    img.to_filename(tmp_path / "bold.nii.gz")
+    nib.Nifti1Image(np.ones((2, 2, 1), np.uint8), np.eye(4)).to_filename(tmp_path / "m.nii.gz")
+    pd.DataFrame({"onset": [4.0, 9.0], "duration": [0.0, 4.0], "trial_type": ["a", "b"]}).to_csv(
+        tmp_path / "events.tsv", sep="\t", index=False
+    )
+    data = load_dataset("nifti", root=tmp_path, events="events.tsv", mask="m.nii.gz")
+    assert data.stimulus_ids.tolist() == [
+        "rest",
+        "rest",
+        "a",
+        "rest",
+        "rest",
+        "b",
+        "b",
+        "rest",
+        "rest",
+        "rest",
+    ]

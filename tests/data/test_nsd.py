@@ -88,6 +88,7 @@ def test_invalid_voxels_are_dropped(subject1, ground_truth):
     assert not invalid & kept
     assert np.isfinite(subject1.responses).all()
     assert np.isfinite(subject1.noise_ceiling()).all()
+    assert subject1.responses.flags.c_contiguous  # compacted in place, no strided view
 
 
 def test_sessions_without_invalid_voxels_keep_every_voxel(nsd_sample, ground_truth):
@@ -274,3 +275,14 @@ def test_sample_refuses_a_foreign_folder(tmp_path):
     with pytest.raises(DataError, match="Refusing to write the sample"):
         write_nsd_sample(tmp_path, seed=0)
     assert (tmp_path / "my_data.txt").read_text() == "precious"
+
+
+def test_stimulus_set_counts_only_images_of_sessions_on_disk(sample_clone, design):
+    from brainalign.data import get_dataset
+
+    gone = [str(L.betas_file(1, s, ext)) for s in (2, 3, 4) for ext in ("nii.gz", "hdf5")]
+    root = sample_clone(*gone)
+    stim = get_dataset("nsd", root).stimulus_set(1)
+    np.testing.assert_array_equal(stim["ids"], np.unique(design["trial_ids"][1][:750]))
+    assert set(stim["test_ids"]) <= set(design["shared"])
+    assert not set(stim["train_ids"]) & set(stim["test_ids"])
