@@ -19,6 +19,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/brainalign sample nsd --out $(DEMO_DIR)/sample_nsd --seed 0
 	$(BIN)/brainalign info --dataset nsd --root $(DEMO_DIR)/sample_nsd
+	$(BIN)/brainalign extract --model torch:brainalign.data.sample:SampleNet@0 \
+	    --layers layer2,layer4,layer6 --dataset nsd --root $(DEMO_DIR)/sample_nsd \
+	    --subject 1 --out $(DEMO_DIR)/features
 
 lint: $(STAMP)
 	$(BIN)/ruff check brainalign tests benchmarks examples
