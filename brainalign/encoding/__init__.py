@@ -1,0 +1,19 @@
+"""Encoding layer: voxelwise ridge over himalaya, held-out scores and statistics."""
+
+from brainalign.encoding._model import DEFAULT_ALPHAS, EncodingModel, himalaya_backend
+from brainalign.encoding._scores import (
+    noise_normalized_r2,
+    pearson_r,
+    permutation_test,
+    r2_per_target,
+)
+
+__all__ = [
+    "DEFAULT_ALPHAS",
+    "EncodingModel",
+    "himalaya_backend",
+    "noise_normalized_r2",
+    "pearson_r",
+    "permutation_test",
+    "r2_per_target",
+]

@@ -1,0 +1,211 @@
+"""EncodingModel: features -> every target, ridge with per-target alphas over himalaya."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from brainalign.exceptions import ParameterError
+
+#: Default ridge penalty grid (log-spaced; one alpha is chosen per target).
+DEFAULT_ALPHAS = tuple(np.logspace(-2, 8, 21))
+#: Solver names: ``auto`` picks ``ridge`` when n_samples >= n_features, else ``kernel``.
+SOLVERS = ("auto", "ridge", "kernel")
+BACKENDS = ("numpy", "torch", "torch_cuda")
+
+
+@contextlib.contextmanager
+def himalaya_backend(name: str):
+    """Use a himalaya backend inside the block and restore the previous one after.
+
+    Parameters
+    ----------
+    name : {"numpy", "torch", "torch_cuda"}
+        Backend.
+
+    Yields
+    ------
+    module
+        The backend module.
+    """
+    from himalaya.backend import get_backend, set_backend
+
+    if name not in BACKENDS:
+        raise ParameterError(
+            f"Invalid value for 'backend': expected one of {', '.join(BACKENDS)}; got {name!r}."
+        )
+    previous = get_backend().name
+    try:
+        yield set_backend(name, on_error="raise")
+    finally:
+        set_backend(previous)
+
+
+class EncodingModel(RegressorMixin, BaseEstimator):
+    """Voxelwise encoding model: standardised features -> every target by ridge.
+
+    A scikit-learn estimator over himalaya: ``RidgeCV`` when n_samples >= n_features,
+    ``KernelRidgeCV`` (linear kernel) otherwise; one alpha per target chosen by
+    cross-validation on the training data. Feature standardisation is fitted on the
+    training data only.
+
+    Parameters
+    ----------
+    alphas : sequence of float, optional
+        Positive ridge penalties (default: 21 values from 1e-2 to 1e8).
+    cv : int or cross-validation splitter
+        Folds for alpha selection, e.g. ``GroupKFold`` over sessions so repeats of
+        an image never straddle folds.
+    solver : {"auto", "ridge", "kernel"}
+        Primal (``RidgeCV``) or dual (``KernelRidgeCV``) solver.
+    standardize : bool
+        Z-score features with statistics of the training data.
+    fit_intercept : bool
+        Fit an intercept per target.
+    backend : {"numpy", "torch", "torch_cuda"}
+        himalaya backend used during ``fit`` (restored afterwards).
+    n_targets_batch : int, optional
+        Targets solved at once (bounds memory).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features, n_targets)
+        Weights on the standardised features (himalaya's orientation).
+    intercept_ : ndarray of shape (n_targets,)
+        Intercepts.
+    best_alphas_ : ndarray of shape (n_targets,)
+        Chosen alpha per target.
+    cv_scores_ : ndarray of shape (n_targets,)
+        Cross-validated R² of the chosen alpha.
+    solver_ : str
+        ``"ridge"`` or ``"kernel"``.
+    """
+
+    def __init__(
+        self,
+        alphas=None,
+        cv=5,
+        solver="auto",
+        standardize=True,
+        fit_intercept=True,
+        backend="numpy",
+        n_targets_batch=None,
+    ):
+        self.alphas = alphas
+        self.cv = cv
+        self.solver = solver
+        self.standardize = standardize
+        self.fit_intercept = fit_intercept
+        self.backend = backend
+        self.n_targets_batch = n_targets_batch
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # one model serves every target
+        return tags
+
+    def fit(self, X, y):
+        """Fit on training features ``X`` and responses ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features (finite).
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Responses.
+
+        Returns
+        -------
+        self
+            The fitted model.
+        """
+        from sklearn.utils.validation import validate_data
+
+        X, y = validate_data(
+            self, X, y, multi_output=True, y_numeric=True, dtype=[np.float32, np.float64]
+        )
+        X = X.astype(np.float32, copy=False)
+        self._y_1d = y.ndim == 1
+        Y = np.asarray(y, dtype=np.float32).reshape(len(y), -1)
+        alphas = _check_alphas(self.alphas)
+        if self.solver not in SOLVERS:
+            raise ParameterError(
+                f"Invalid value for 'solver': expected one of {', '.join(SOLVERS)}; "
+                f"got {self.solver!r}."
+            )
+        self.mean_ = X.mean(0) if self.standardize else np.zeros(X.shape[1], np.float32)
+        scale = X.std(0) if self.standardize else np.ones(X.shape[1], np.float32)
+        self.scale_ = np.where(scale > 0, scale, 1.0).astype(np.float32)
+        Xs = (X - self.mean_) / self.scale_
+        n, p = Xs.shape
+        self.solver_ = ("ridge" if n >= p else "kernel") if self.solver == "auto" else self.solver
+        with himalaya_backend(self.backend) as backend, warnings.catch_warnings():
+            # the solver was chosen above (or named by the user): no advice needed
+            warnings.filterwarnings("ignore", message="Solving (kernel )?ridge is slower")
+            model = self._himalaya(alphas).fit(Xs, Y)
+            coef = model.coef_ if self.solver_ == "ridge" else model.get_primal_coef()
+            to_np = backend.to_numpy
+            self.coef_ = np.asarray(to_np(coef), dtype=np.float32)
+            self.best_alphas_ = np.asarray(to_np(model.best_alphas_), dtype=np.float64)
+            self.cv_scores_ = np.asarray(to_np(model.cv_scores_), dtype=np.float64).ravel()
+            intercept = getattr(model, "intercept_", None)
+            self.intercept_ = (
+                np.zeros(Y.shape[1], np.float32)
+                if intercept is None
+                else np.asarray(to_np(intercept), dtype=np.float32).ravel()
+            )
+        return self
+
+    def _himalaya(self, alphas):
+        from himalaya.kernel_ridge import KernelRidgeCV
+        from himalaya.ridge import RidgeCV
+
+        params = {} if self.n_targets_batch is None else {"n_targets_batch": self.n_targets_batch}
+        cv = self.cv
+        if self.solver_ == "ridge":
+            return RidgeCV(
+                alphas=alphas, cv=cv, fit_intercept=self.fit_intercept, solver_params=params
+            )
+        return KernelRidgeCV(
+            alphas=alphas,
+            kernel="linear",
+            cv=cv,
+            fit_intercept=self.fit_intercept,
+            solver_params=params,
+            warn=False,
+        )
+
+    def predict(self, X):
+        """Predict responses of new stimuli.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Features.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_targets) or (n_samples,)
+            Predictions (1-D when fitted on a 1-D ``y``), computed in float32 and
+            returned in the dtype of ``X``.
+        """
+        from sklearn.utils.validation import check_is_fitted, validate_data
+
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        Xs = (X.astype(np.float32, copy=False) - self.mean_) / self.scale_
+        pred = (Xs @ self.coef_ + self.intercept_).astype(X.dtype, copy=False)  # keeps X's dtype
+        return pred.ravel() if self._y_1d else pred
+
+
+def _check_alphas(alphas) -> np.ndarray:
+    alphas = np.asarray(DEFAULT_ALPHAS if alphas is None else alphas, dtype=np.float64).ravel()
+    if alphas.size == 0 or not np.all(np.isfinite(alphas)) or (alphas <= 0).any():
+        raise ParameterError(
+            f"Invalid value for 'alphas': expected positive finite penalties; got "
+            f"{alphas.tolist()[:8]}."
+        )
+    return alphas
