@@ -22,6 +22,9 @@ demo: $(STAMP)
 	$(BIN)/brainalign extract --model torch:brainalign.data.sample:SampleNet@0 \
 	    --layers layer2,layer4,layer6 --dataset nsd --root $(DEMO_DIR)/sample_nsd \
 	    --subject 1 --out $(DEMO_DIR)/features
+	$(BIN)/brainalign fit --dataset nsd --root $(DEMO_DIR)/sample_nsd --subject 1 \
+	    --model torch:brainalign.data.sample:SampleNet@0 --layer layer6 \
+	    --out $(DEMO_DIR)/run_fit
 
 lint: $(STAMP)
 	$(BIN)/ruff check brainalign tests benchmarks examples

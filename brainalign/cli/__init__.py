@@ -10,9 +10,9 @@ import argparse
 import logging
 import sys
 
-from brainalign.cli import _extract, _info, _sample
+from brainalign.cli import _extract, _fit, _info, _sample
 
-_VERBS = {"sample": _sample, "info": _info, "extract": _extract}
+_VERBS = {"sample": _sample, "info": _info, "extract": _extract, "fit": _fit}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 
 import numpy as np
@@ -184,6 +185,8 @@ class FeatureExtractor:
                 )
             if partial is not None:  # every layer is published: the batches can go
                 shutil.rmtree(partial, ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    partial.parent.rmdir()  # only when no other run left batches there
         return {layer: done[layer] for layer in layers}
 
     # -- internals --------------------------------------------------------------------

@@ -1,0 +1,62 @@
+r"""Fit one subject's encoding model for one layer and write the run directory.
+
+dataset -> features (cached in RUN/features) -> ridge with per-voxel alphas on the
+training images -> scores on the held-out images (NSD: shared1000): r, R2,
+noise-ceiling-normalised R2, permutation p values with FDR. Writes RUN/scores.parquet,
+RUN/roi_scores.parquet, RUN/maps/*.nii.gz, the weights (.npz) and RUN/run.json.
+
+example:
+  brainalign fit --dataset nsd --root sample_nsd --subject 1 \
+      --model torch:brainalign.data.sample:SampleNet@0 --layer layer6 --out run_fit
+"""
+
+from __future__ import annotations
+
+
+def add_arguments(parser) -> None:
+    """Add this verb's arguments."""
+    parser.add_argument("--dataset", required=True, help="dataset name (e.g. nsd)")
+    parser.add_argument("--root", required=True, metavar="DIR", help="dataset folder")
+    parser.add_argument("--subject", type=int, required=True, help="subject number")
+    parser.add_argument("--model", required=True, metavar="SPEC", help="model spec")
+    parser.add_argument("--layer", default="embedding", help="layer (default: embedding)")
+    parser.add_argument(
+        "--roi", default="nsdgeneral", help="comma-separated ROI names to fit (default: nsdgeneral)"
+    )
+    parser.add_argument("--out", required=True, metavar="RUN", help="run directory")
+    parser.add_argument("--pooling", default="auto")
+    parser.add_argument("--cv", type=int, default=5, help="folds for alpha selection")
+    parser.add_argument("--permutations", type=int, default=1000)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--backend", default="numpy", choices=["numpy", "torch", "torch_cuda"])
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def run(args) -> int:
+    """Fit, write the run directory and print the ROI summary."""
+    from brainalign.encoding import fit_subject
+
+    result = fit_subject(
+        args.dataset,
+        args.root,
+        args.subject,
+        args.model,
+        args.out,
+        layer=args.layer,
+        roi=args.roi.split(","),
+        pooling=args.pooling,
+        cv=args.cv,
+        n_permutations=args.permutations,
+        device=args.device,
+        backend=args.backend,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    rois = result["roi_scores"]
+    print(
+        rois[["roi", "n_targets", "mean_r", "mean_ncr2", "frac_significant"]].to_string(
+            index=False, float_format=lambda v: f"{v:.3f}"
+        )
+    )
+    print(f"run directory: {args.out}")
+    return 0

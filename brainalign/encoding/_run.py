@@ -1,0 +1,329 @@
+"""One subject, one layer: dataset -> features (cached) -> encoding -> run directory."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brainalign._utils import atomic_path, get_logger, write_json_atomic
+from brainalign.encoding._model import EncodingModel
+from brainalign.encoding._scores import (
+    noise_normalized_r2,
+    pearson_r,
+    permutation_test,
+    r2_per_target,
+)
+from brainalign.exceptions import ParameterError
+
+logger = get_logger(__name__)
+
+#: Statistics written as NIfTI maps.
+MAP_STATS = ("r", "r2", "ncr2", "alpha", "log10pfdr")
+#: ROI label columns consulted last when naming a voxel's ROI (they are coarse).
+_COARSE = ("streams", "nsdgeneral")
+
+
+def fit_subject(
+    dataset,
+    root,
+    subject,
+    model,
+    out,
+    layer="embedding",
+    roi="nsdgeneral",
+    pooling="auto",
+    alphas=None,
+    cv=5,
+    n_permutations=1000,
+    device="auto",
+    backend="numpy",
+    seed=0,
+    cache_dir=None,
+    progress=True,
+) -> dict:
+    """Fit one subject's encoding model for one layer and write the run directory.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name with stimulus images (``"nsd"``).
+    root : str or Path
+        Dataset folder.
+    subject : int
+        Subject number.
+    model : str
+        Model spec (see :func:`brainalign.get_extractor`).
+    out : str or Path
+        Run directory (created).
+    layer : str
+        Layer to fit (default: the final embedding).
+    roi : str, sequence of str or None
+        Voxels to fit (default: ``nsdgeneral``).
+    pooling : str
+        Feature pooling.
+    alphas : sequence of float, optional
+        Ridge penalty grid.
+    cv : int
+        Folds for alpha selection.
+    n_permutations : int
+        Permutations of the test set per target.
+    device, backend : str
+        Torch device for features; himalaya backend for the fit.
+    seed : int
+        Seed of random weights, reductions and permutations.
+    cache_dir : str or Path, optional
+        Feature cache (default: ``<out>/features``).
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    dict
+        ``scores`` and ``roi_scores`` tables, and the paths written.
+    """
+    from brainalign.data import get_dataset, load_dataset
+    from brainalign.features import get_extractor
+
+    check_fit_inputs(layer, n_permutations)
+    out = Path(out)
+    params = {
+        "dataset": dataset,
+        "root": str(root),
+        "subject": subject,
+        "model": model,
+        "layer": layer,
+        "roi": roi,
+        "pooling": pooling,
+        "alphas": None if alphas is None else list(map(float, alphas)),
+        "cv": cv,
+        "n_permutations": n_permutations,
+        "device": device,
+        "backend": backend,
+        "seed": seed,
+    }
+    caught = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            data = load_dataset(
+                dataset, root=root, subject=subject, roi=roi, average=True, progress=progress
+            )
+            train, test = data.split()
+            stim = get_dataset(dataset, root).stimulus_set(subject)
+            extractor = get_extractor(model, device=device, seed=seed)
+            feats = extractor.extract(
+                data.stimuli,
+                ids=data.stimulus_ids,
+                layers=[layer],
+                pooling=pooling,
+                cache_dir=cache_dir or out / "features",
+                fit_ids=stim["train_ids"],
+                progress=progress,
+                seed=seed,
+            )[layer]
+            est = EncodingModel(alphas=alphas, cv=cv, backend=backend)
+            est.fit(feats.align(train.stimulus_ids), train.responses)
+            pred = est.predict(feats.align(test.stimulus_ids))
+    finally:  # recorded for run.json, and still shown to the user
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    scores = score_table(test, pred, est.best_alphas_, n_permutations, seed)
+    scores.insert(0, "layer", layer)
+    scores.insert(0, "model", extractor.spec)
+    scores.insert(0, "subject", subject)
+    rois = roi_table(scores, test)
+    paths = write_run(out, test, scores, rois, est, params, caught, extractor.spec, layer)
+    return {"scores": scores, "roi_scores": rois, "paths": paths}
+
+
+def score_table(test, pred, alphas, n_permutations, seed) -> pd.DataFrame:
+    """Per-target held-out scores of one fit.
+
+    Parameters
+    ----------
+    test : BrainData
+        Held-out responses (averaged repetitions).
+    pred : ndarray of shape (n_test, n_targets)
+        Predictions.
+    alphas : ndarray of shape (n_targets,)
+        Chosen penalties.
+    n_permutations : int
+        Permutations for the p values.
+    seed : int
+        Permutation seed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``target, roi, i, j, k, r, r2, nc, ncr2, alpha, p, p_fdr``.
+    """
+    r = pearson_r(test.responses, pred)
+    nc = test.noise_ceiling()
+    nc = np.full(test.n_targets, np.nan) if nc is None else nc
+    p, p_fdr = permutation_test(test.responses, pred, n_permutations=n_permutations, seed=seed)
+    table = pd.DataFrame({"target": np.arange(test.n_targets), "roi": voxel_rois(test)})
+    if test.space is not None:
+        for axis, name in enumerate("ijk"):
+            table[name] = test.space.ijk[:, axis]
+    table["r"] = r
+    table["r2"] = r2_per_target(test.responses, pred)
+    table["nc"] = nc
+    table["ncr2"] = noise_normalized_r2(r, nc)
+    table["alpha"] = alphas
+    table["p"] = p
+    table["p_fdr"] = p_fdr
+    return table
+
+
+def voxel_rois(data) -> list[str]:
+    """Name each target by its most specific ROI label (``""`` when unlabelled)."""
+    columns = [c for c in data.roi_columns if c not in _COARSE]
+    columns += [c for c in _COARSE if c in data.roi_columns]
+    names = np.full(data.n_targets, "", dtype=object)
+    for col in columns:
+        values = data.col_meta[col].astype(str).to_numpy()
+        names = np.where((names == "") & (values != ""), values, names)
+    return names.tolist()
+
+
+def roi_table(scores: pd.DataFrame, data, alpha: float = 0.05) -> pd.DataFrame:
+    """Summarise scores per ROI (every label and ROI file of the data).
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Output of :func:`score_table` (plus subject, model, layer).
+    data : BrainData
+        The scored data (for ROI membership).
+    alpha : float
+        FDR level for ``frac_significant``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``subject, model, layer, roi, mean_r, median_r, mean_ncr2, frac_significant,
+        n_targets``.
+    """
+    rows = []
+    for name in data.roi_names():
+        mask = data.roi_mask(name)
+        if not mask.any():
+            continue
+        part = scores[mask]
+        rows.append(
+            {
+                "subject": part["subject"].iloc[0],
+                "model": part["model"].iloc[0],
+                "layer": part["layer"].iloc[0],
+                "roi": name,
+                "mean_r": part["r"].mean(),
+                "median_r": part["r"].median(),
+                "mean_ncr2": part["ncr2"].mean(),
+                "frac_significant": float((part["p_fdr"] < alpha).mean()),
+                "n_targets": int(mask.sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def map_name(subject, model_spec: str, layer: str, stat: str) -> str:
+    """BIDS-like file name of a statistic map."""
+
+    def clean(text):
+        return "".join(c if c.isalnum() else "" for c in str(text))
+
+    model = clean(model_spec.split("@")[0].split(":")[-1])
+    return f"sub-{int(subject):02d}_model-{model}_layer-{clean(layer)}_stat-{stat}.nii.gz"
+
+
+def write_run(out: Path, test, scores, rois, est, params, caught, model_spec, layer) -> dict:
+    """Write tables, maps, weights and ``run.json`` atomically."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, table in (("scores", scores), ("roi_scores", rois)):
+        with atomic_path(out / f"{name}.parquet") as tmp:
+            table.to_parquet(tmp, index=False)
+        paths[name] = out / f"{name}.parquet"
+    if test.space is not None:
+        values = {
+            "r": scores["r"],
+            "r2": scores["r2"],
+            "ncr2": scores["ncr2"].fillna(0),
+            "alpha": scores["alpha"],
+            "log10pfdr": -np.log10(scores["p_fdr"]),
+        }
+        for stat in MAP_STATS:
+            path = out / "maps" / map_name(params["subject"], model_spec, layer, stat)
+            with atomic_path(path) as tmp:
+                test.to_image(np.asarray(values[stat], dtype=np.float32)).to_filename(tmp)
+            paths[f"map_{stat}"] = path
+    weights = out / f"sub-{int(params['subject']):02d}_layer-{layer}_weights.npz"
+    with atomic_path(weights) as tmp:
+        np.savez(
+            tmp,
+            coef=est.coef_,
+            intercept=est.intercept_,
+            mean=est.mean_,
+            scale=est.scale_,
+            best_alphas=est.best_alphas_,
+            ijk=test.space.ijk if test.space is not None else np.empty((0, 3)),
+        )
+    paths["weights"] = weights
+    paths["run"] = write_json_atomic(out / "run.json", provenance(params, caught, test))
+    return paths
+
+
+def provenance(params: dict, caught, data) -> dict:
+    """Build the ``run.json`` record: versions, parameters, data identity, warnings."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    libs = {}
+    for name in (
+        "brainalign",
+        "numpy",
+        "scipy",
+        "scikit-learn",
+        "himalaya",
+        "torch",
+        "nibabel",
+        "pandas",
+        "open_clip_torch",
+        "transformers",
+    ):
+        try:
+            libs[name] = version(name)
+        except PackageNotFoundError:
+            libs[name] = None
+    fingerprint = hashlib.sha256(np.ascontiguousarray(data.responses).tobytes()).hexdigest()
+    return {
+        "command": "fit",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": libs,
+        "parameters": json.loads(json.dumps(params, default=str)),
+        "data": {
+            "dataset": data.info.get("dataset"),
+            "root": data.info.get("root"),
+            "sessions": data.info.get("sessions"),
+            "n_test": data.n_rows,
+            "n_targets": data.n_targets,
+            "test_responses_sha256": fingerprint,
+        },
+        "seed": params.get("seed"),
+        "warnings": [str(w.message) for w in caught],
+    }
+
+
+def check_fit_inputs(layer, n_permutations) -> None:
+    """Validate scalar options before any data is read."""
+    if not isinstance(layer, str) or not layer:
+        raise ParameterError(f"Invalid value for 'layer': expected a layer name; got {layer!r}.")
+    if int(n_permutations) < 1:
+        raise ParameterError(
+            f"Invalid value for 'n_permutations': expected >= 1; got {n_permutations!r}."
+        )

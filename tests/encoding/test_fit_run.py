@@ -1,0 +1,149 @@
+import json
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from brainalign.cli import main
+
+SCORE_COLUMNS = [
+    "subject",
+    "model",
+    "layer",
+    "target",
+    "roi",
+    "r",
+    "r2",
+    "nc",
+    "ncr2",
+    "alpha",
+    "p",
+    "p_fdr",
+]
+ROI_COLUMNS = [
+    "subject",
+    "model",
+    "layer",
+    "roi",
+    "mean_r",
+    "median_r",
+    "mean_ncr2",
+    "frac_significant",
+    "n_targets",
+]
+
+
+@pytest.fixture(scope="module")
+def run_dir(nsd_sample, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "fit"
+    argv = [
+        "fit",
+        "--dataset",
+        "nsd",
+        "--root",
+        str(nsd_sample),
+        "--subject",
+        "1",
+        "--model",
+        "torch:brainalign.data.sample:SampleNet@0",
+        "--layer",
+        "layer6",
+        "--out",
+        str(out),
+        "--permutations",
+        "500",
+        "-q",
+    ]
+    with pytest.warns(UserWarning, match="Dropped 4 of"):
+        assert main(argv) == 0
+    return out
+
+
+def test_run_directory_follows_the_contract(run_dir):
+    scores = pd.read_parquet(run_dir / "scores.parquet")
+    assert list(scores.columns[:5]) == SCORE_COLUMNS[:5]
+    assert set(SCORE_COLUMNS) <= set(scores.columns)
+    rois = pd.read_parquet(run_dir / "roi_scores.parquet")
+    assert list(rois.columns) == ROI_COLUMNS
+    assert (
+        scores["model"]
+        == "torch:brainalign.data.sample:SampleNet@" + scores["model"].iloc[0].split("@")[1]
+    ).all()
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["parameters"]["layer"] == "layer6" and record["versions"]["himalaya"]
+    assert any("Dropped 4 of" in w for w in record["warnings"])
+    weights = np.load(run_dir / "sub-01_layer-layer6_weights.npz")
+    assert weights["coef"].shape == (256, len(scores))
+
+
+def test_maps_hold_the_scores_at_their_voxels(run_dir):
+    scores = pd.read_parquet(run_dir / "scores.parquet")
+    ijk = tuple(scores[["i", "j", "k"]].to_numpy().T)
+    for stat, column in (("r", "r"), ("alpha", "alpha")):
+        path = next(
+            (run_dir / "maps").glob(f"sub-01_model-SampleNet_layer-layer6_stat-{stat}.nii.gz")
+        )
+        vol = np.asarray(nib.load(path).dataobj)
+        np.testing.assert_allclose(vol[ijk], scores[column], rtol=1e-6)
+    logp = np.asarray(nib.load(next((run_dir / "maps").glob("*stat-log10pfdr.nii.gz"))).dataobj)
+    np.testing.assert_allclose(logp[ijk], -np.log10(scores["p_fdr"]), rtol=1e-5)
+
+
+def test_roi_summary_matches_the_voxel_table(run_dir):
+    scores = pd.read_parquet(run_dir / "scores.parquet")
+    rois = pd.read_parquet(run_dir / "roi_scores.parquet").set_index("roi")
+    ffa = scores[scores["roi"] == "FFA-1"]
+    assert rois.loc["FFA-1", "n_targets"] == len(ffa)
+    assert rois.loc["FFA-1", "mean_r"] == pytest.approx(ffa["r"].mean())
+    assert rois.loc["FFA-1", "frac_significant"] > 0.9
+    assert rois.loc["RSC", "frac_significant"] < 0.15  # no planted signal
+
+
+def test_rerun_reproduces_the_numbers(run_dir, nsd_sample, tmp_path):
+    out = tmp_path / "again"
+    argv = [
+        "fit",
+        "--dataset",
+        "nsd",
+        "--root",
+        str(nsd_sample),
+        "--subject",
+        "1",
+        "--model",
+        "torch:brainalign.data.sample:SampleNet@0",
+        "--layer",
+        "layer6",
+        "--out",
+        str(out),
+        "--permutations",
+        "500",
+        "-q",
+    ]
+    with pytest.warns(UserWarning, match="Dropped 4 of"):
+        assert main(argv) == 0
+    a = pd.read_parquet(run_dir / "scores.parquet")
+    b = pd.read_parquet(out / "scores.parquet")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_fit_rejects_an_unknown_layer(nsd_sample, tmp_path, capsys):
+    argv = [
+        "fit",
+        "--dataset",
+        "nsd",
+        "--root",
+        str(nsd_sample),
+        "--subject",
+        "1",
+        "--model",
+        "torch:brainalign.data.sample:SampleNet@0",
+        "--layer",
+        "layer9",
+        "--out",
+        str(tmp_path),
+        "-q",
+    ]
+    with pytest.warns(UserWarning, match="Dropped 4 of"):
+        assert main(argv) == 2
+    assert "Unknown layer 'layer9'" in capsys.readouterr().err
