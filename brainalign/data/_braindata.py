@@ -457,6 +457,28 @@ class BrainData:
             return None
         return noise_ceiling_from_ncsnr(self.ncsnr, self.n_trials if n_trials is None else n_trials)
 
+    def with_ncsnr(self, ncsnr) -> BrainData:
+        """Return a copy whose targets carry the given noise-ceiling SNR.
+
+        Parameters
+        ----------
+        ncsnr : array-like of shape (n_targets,)
+            ncsnr per target (e.g. from a split-half estimate).
+
+        Returns
+        -------
+        BrainData
+            The copy.
+        """
+        ncsnr = np.asarray(ncsnr, dtype=np.float64)
+        if ncsnr.shape != (self.n_targets,) or not np.isfinite(ncsnr).all():
+            raise DataError(
+                f"'ncsnr' must hold {self.n_targets} finite values; got shape {ncsnr.shape}."
+            )
+        col_meta = self.col_meta.copy()
+        col_meta["ncsnr"] = ncsnr
+        return self._take(col_meta=col_meta)
+
     def to_image(self, values, fill=0.0):
         """Turn one value per target into a brain image.
 

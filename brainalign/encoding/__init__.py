@@ -1,6 +1,7 @@
 """Encoding layer: voxelwise ridge over himalaya, held-out scores and statistics."""
 
 from brainalign.encoding._model import DEFAULT_ALPHAS, EncodingModel, himalaya_backend
+from brainalign.encoding._noise import split_half_ncsnr
 from brainalign.encoding._run import fit_subject, roi_table, score_table
 from brainalign.encoding._scores import (
     noise_normalized_r2,
@@ -20,4 +21,5 @@ __all__ = [
     "r2_per_target",
     "roi_table",
     "score_table",
+    "split_half_ncsnr",
 ]

@@ -13,6 +13,7 @@ import pandas as pd
 
 from brainalign._utils import atomic_path, get_logger, write_json_atomic
 from brainalign.encoding._model import EncodingModel
+from brainalign.encoding._noise import split_half_ncsnr
 from brainalign.encoding._scores import (
     noise_normalized_r2,
     pearson_r,
@@ -111,9 +112,10 @@ def fit_subject(
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            data = load_dataset(
-                dataset, root=root, subject=subject, roi=roi, average=True, progress=progress
-            )
+            data = load_dataset(dataset, root=root, subject=subject, roi=roi, progress=progress)
+            if data.ncsnr is None:  # no ncsnr shipped: estimate it from repetitions
+                data = data.with_ncsnr(split_half_ncsnr(data))
+            data = data.average_repetitions()
             train, test = data.split()
             stim = get_dataset(dataset, root).stimulus_set(subject)
             extractor = get_extractor(model, device=device, seed=seed)
