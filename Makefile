@@ -37,6 +37,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_nsd_loading.py
 	$(BIN)/python benchmarks/bench_features.py
+	$(BIN)/python benchmarks/bench_encoding.py
 
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache .ruff_cache

@@ -3,7 +3,8 @@ r"""Fit one subject's encoding model for one layer and write the run directory.
 dataset -> features (cached in RUN/features) -> ridge with per-voxel alphas on the
 training images -> scores on the held-out images (NSD: shared1000): r, R2,
 noise-ceiling-normalised R2, permutation p values with FDR. Writes RUN/scores.parquet,
-RUN/roi_scores.parquet, RUN/maps/*.nii.gz, the weights (.npz) and RUN/run.json.
+RUN/roi_scores.parquet, RUN/maps/*.nii.gz, RUN/figures/*.png (slices and glass
+brain), the weights (.npz) and RUN/run.json.
 
 example:
   brainalign fit --dataset nsd --root sample_nsd --subject 1 \
@@ -35,6 +36,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     """Fit, write the run directory and print the ROI summary."""
     from brainalign.encoding import fit_subject
+    from brainalign.maps import plot_run_maps
 
     result = fit_subject(
         args.dataset,
@@ -52,6 +54,7 @@ def run(args) -> int:
         seed=args.seed,
         progress=not args.quiet,
     )
+    plot_run_maps(args.out)
     rois = result["roi_scores"]
     print(
         rois[["roi", "n_targets", "mean_r", "mean_ncr2", "frac_significant"]].to_string(

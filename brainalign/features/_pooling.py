@@ -147,7 +147,8 @@ def fit_reduction(method: str, k: int, rows, seed: int = 0, chunk: int = 1024) -
         }
     from sklearn.random_projection import SparseRandomProjection
 
-    srp = SparseRandomProjection(n_components=k, random_state=seed).fit(np.empty((1, d)))
+    # the projection depends only on the input width (and the seed)
+    srp = SparseRandomProjection(n_components=k, random_state=seed).fit(np.zeros((1, d)))
     comps = srp.components_.toarray().astype(np.float32)
     return {"mean": np.zeros(d, dtype=np.float32), "components": comps}
 

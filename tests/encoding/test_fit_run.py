@@ -147,3 +147,15 @@ def test_fit_rejects_an_unknown_layer(nsd_sample, tmp_path, capsys):
     with pytest.warns(UserWarning, match="Dropped 4 of"):
         assert main(argv) == 2
     assert "Unknown layer 'layer9'" in capsys.readouterr().err
+
+
+def test_figures_are_drawn_and_not_blank(run_dir):
+    from PIL import Image
+
+    figures = sorted((run_dir / "figures").glob("*.png"))
+    names = {p.name for p in figures}
+    assert "sub-01_model-SampleNet_layer-layer6_stat-r_slices.png" in names
+    assert "sub-01_model-SampleNet_layer-layer6_stat-ncr2_glass.png" in names
+    for path in figures:
+        pixels = np.asarray(Image.open(path).convert("L"), dtype=float)
+        assert pixels.std() > 10  # something was drawn
