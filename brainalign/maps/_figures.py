@@ -60,6 +60,7 @@ def plot_run_maps(run_dir, stats=("r", "ncr2", "log10pfdr")) -> list[Path]:
                         figure=fig,
                         title=stem,
                         symmetric_cbar=signed,
+                        threshold=1e-6,  # voxels outside the mask stay transparent
                         draw_cross=False,
                     )
                 else:
@@ -71,6 +72,7 @@ def plot_run_maps(run_dir, stats=("r", "ncr2", "log10pfdr")) -> list[Path]:
                         title=stem,
                         colorbar=True,
                         symmetric_cbar=signed,
+                        threshold=1e-6,  # voxels outside the mask stay transparent
                     )
                 with atomic_path(target) as tmp:
                     fig.savefig(tmp, dpi=80)

@@ -124,3 +124,11 @@ def test_nan_features_are_refused():
 @parametrize_with_checks([EncodingModel(alphas=[0.1, 1.0, 10.0], cv=3)])
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
+
+
+def test_batching_over_targets_gives_the_same_fit():
+    X, Y, _ = planted(t=40)
+    whole = EncodingModel(alphas=np.logspace(-1, 3, 5)).fit(X, Y)
+    batched = EncodingModel(alphas=np.logspace(-1, 3, 5), n_targets_batch=7).fit(X, Y)
+    np.testing.assert_allclose(batched.best_alphas_, whole.best_alphas_, rtol=1e-6)
+    np.testing.assert_allclose(batched.coef_, whole.coef_, rtol=1e-4, atol=1e-6)
