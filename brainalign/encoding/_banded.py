@@ -51,6 +51,7 @@ class BandedEncodingModel(RegressorMixin, BaseEstimator):
         self.random_state = random_state
 
     def _blocks(self, X):
+        """Split the columns of ``X`` into the feature spaces."""
         bounds = np.cumsum([0] + list(self.spaces_))
         return [X[:, a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
@@ -126,9 +127,8 @@ class BandedEncodingModel(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "coef_")
         X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
         Xs = (X.astype(np.float32, copy=False) - self.mean_) / self.scale_
-        bounds = np.cumsum([0] + self.spaces_)
         parts = np.stack(
-            [Xs[:, a:b] @ self.coef_[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+            [x @ w.T for x, w in zip(self._blocks(Xs), self._blocks(self.coef_.T), strict=True)]
         )
         if split:
             return parts

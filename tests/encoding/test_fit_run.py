@@ -34,27 +34,31 @@ ROI_COLUMNS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def run_dir(nsd_sample, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run") / "fit"
-    argv = [
+def fit_argv(root, out, layer="layer6"):
+    return [
         "fit",
         "--dataset",
         "nsd",
         "--root",
-        str(nsd_sample),
+        str(root),
         "--subject",
         "1",
         "--model",
         "torch:brainalign.data.sample:SampleNet@0",
         "--layer",
-        "layer6",
+        layer,
         "--out",
         str(out),
         "--permutations",
         "500",
         "-q",
     ]
+
+
+@pytest.fixture(scope="module")
+def run_dir(nsd_sample, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "fit"
+    argv = fit_argv(nsd_sample, out)
     with pytest.warns(UserWarning, match="Dropped 4 of"):
         assert main(argv) == 0
     return out
@@ -102,24 +106,7 @@ def test_roi_summary_matches_the_voxel_table(run_dir):
 
 def test_rerun_reproduces_the_numbers(run_dir, nsd_sample, tmp_path):
     out = tmp_path / "again"
-    argv = [
-        "fit",
-        "--dataset",
-        "nsd",
-        "--root",
-        str(nsd_sample),
-        "--subject",
-        "1",
-        "--model",
-        "torch:brainalign.data.sample:SampleNet@0",
-        "--layer",
-        "layer6",
-        "--out",
-        str(out),
-        "--permutations",
-        "500",
-        "-q",
-    ]
+    argv = fit_argv(nsd_sample, out)
     with pytest.warns(UserWarning, match="Dropped 4 of"):
         assert main(argv) == 0
     a = pd.read_parquet(run_dir / "scores.parquet")
