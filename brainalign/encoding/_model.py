@@ -56,9 +56,9 @@ class EncodingModel(RegressorMixin, BaseEstimator):
     ----------
     alphas : sequence of float, optional
         Positive ridge penalties (default: 21 values from 1e-2 to 1e8).
-    cv : int or cross-validation splitter
-        Folds for alpha selection, e.g. ``GroupKFold`` over sessions so repeats of
-        an image never straddle folds.
+    cv : int, cross-validation splitter or iterable of (train, test) indices
+        Folds for alpha selection, e.g. ``GroupKFold`` with ``fit(..., groups=session)``
+        so repeats of an image never straddle folds.
     solver : {"auto", "ridge", "kernel"}
         Primal (``RidgeCV``) or dual (``KernelRidgeCV``) solver.
     standardize : bool
@@ -107,7 +107,7 @@ class EncodingModel(RegressorMixin, BaseEstimator):
         tags.target_tags.multi_output = True  # one model serves every target
         return tags
 
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         """Fit on training features ``X`` and responses ``y``.
 
         Parameters
@@ -116,6 +116,8 @@ class EncodingModel(RegressorMixin, BaseEstimator):
             Features (finite).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Responses.
+        groups : array-like of shape (n_samples,), optional
+            Group labels for a group splitter in ``cv`` (e.g. session of each row).
 
         Returns
         -------
@@ -142,10 +144,13 @@ class EncodingModel(RegressorMixin, BaseEstimator):
         Xs = (X - self.mean_) / self.scale_
         n, p = Xs.shape
         self.solver_ = ("ridge" if n >= p else "kernel") if self.solver == "auto" else self.solver
+        cv = self.cv
+        if hasattr(cv, "split"):  # a splitter: resolve the folds here (with groups)
+            cv = list(cv.split(Xs, Y, groups))
         with himalaya_backend(self.backend) as backend, warnings.catch_warnings():
             # the solver was chosen above (or named by the user): no advice needed
             warnings.filterwarnings("ignore", message="Solving (kernel )?ridge is slower")
-            model = self._himalaya(alphas).fit(Xs, Y)
+            model = self._himalaya(alphas, cv).fit(Xs, Y)
             coef = model.coef_ if self.solver_ == "ridge" else model.get_primal_coef()
             to_np = backend.to_numpy
             self.coef_ = np.asarray(to_np(coef), dtype=np.float32)
@@ -159,12 +164,11 @@ class EncodingModel(RegressorMixin, BaseEstimator):
             )
         return self
 
-    def _himalaya(self, alphas):
+    def _himalaya(self, alphas, cv):
         from himalaya.kernel_ridge import KernelRidgeCV
         from himalaya.ridge import RidgeCV
 
         params = {} if self.n_targets_batch is None else {"n_targets_batch": self.n_targets_batch}
-        cv = self.cv
         if self.solver_ == "ridge":
             return RidgeCV(
                 alphas=alphas, cv=cv, fit_intercept=self.fit_intercept, solver_params=params

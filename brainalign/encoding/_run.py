@@ -20,7 +20,7 @@ from brainalign.encoding._scores import (
     permutation_test,
     r2_per_target,
 )
-from brainalign.exceptions import ParameterError
+from brainalign.exceptions import DataError, ParameterError
 
 logger = get_logger(__name__)
 
@@ -114,7 +114,10 @@ def fit_subject(
             warnings.simplefilter("always")
             data = load_dataset(dataset, root=root, subject=subject, roi=roi, progress=progress)
             if data.ncsnr is None:  # no ncsnr shipped: estimate it from repetitions
-                data = data.with_ncsnr(split_half_ncsnr(data))
+                try:
+                    data = data.with_ncsnr(split_half_ncsnr(data))
+                except DataError as exc:
+                    warnings.warn(f"No noise ceiling: {exc}", UserWarning, stacklevel=2)
             data = data.average_repetitions()
             train, test = data.split()
             stim = get_dataset(dataset, root).stimulus_set(subject)
@@ -265,7 +268,8 @@ def write_run(out: Path, test, scores, rois, est, params, caught, model_spec, la
             with atomic_path(path) as tmp:
                 test.to_image(np.asarray(values[stat], dtype=np.float32)).to_filename(tmp)
             paths[f"map_{stat}"] = path
-    weights = out / f"sub-{int(params['subject']):02d}_layer-{layer}_weights.npz"
+    stem = map_name(params["subject"], model_spec, layer, "weights")[: -len(".nii.gz")]
+    weights = out / f"{stem}.npz"
     with atomic_path(weights) as tmp:
         np.savez(
             tmp,

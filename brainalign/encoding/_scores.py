@@ -75,7 +75,7 @@ def noise_normalized_r2(r, noise_ceiling) -> np.ndarray:
     return np.minimum(out, 100.0)
 
 
-def permutation_test(y_true, y_pred, n_permutations=1000, seed=0, chunk=50):
+def permutation_test(y_true, y_pred, n_permutations=1000, seed=0, max_elements=2**25):
     """One-sided permutation test of r > 0 per target, shuffling test stimuli.
 
     The same permutations serve every target (vectorised).
@@ -88,8 +88,9 @@ def permutation_test(y_true, y_pred, n_permutations=1000, seed=0, chunk=50):
         Number of shuffles (at least 1000 for publication).
     seed : int
         Random seed.
-    chunk : int
-        Permutations computed at once (bounds memory).
+    max_elements : int
+        Bound on the elements of the permuted block held at once (float64; the
+        default is 256 MiB), whatever the number of targets.
 
     Returns
     -------
@@ -111,6 +112,7 @@ def permutation_test(y_true, y_pred, n_permutations=1000, seed=0, chunk=50):
     r_obs = (zt * zp).sum(0) / n
     rng = np.random.default_rng(seed)
     exceed = np.zeros(zt.shape[1])
+    chunk = max(1, int(max_elements // zt.size))
     for start in range(0, n_permutations, chunk):
         k = min(chunk, n_permutations - start)
         perms = np.argsort(rng.random((k, n)), axis=1)

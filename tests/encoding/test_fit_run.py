@@ -77,7 +77,7 @@ def test_run_directory_follows_the_contract(run_dir):
     record = json.loads((run_dir / "run.json").read_text())
     assert record["parameters"]["layer"] == "layer6" and record["versions"]["himalaya"]
     assert any("Dropped 4 of" in w for w in record["warnings"])
-    weights = np.load(run_dir / "sub-01_layer-layer6_weights.npz")
+    weights = np.load(run_dir / "sub-01_model-SampleNet_layer-layer6_stat-weights.npz")
     assert weights["coef"].shape == (256, len(scores))
 
 

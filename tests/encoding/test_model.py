@@ -70,7 +70,9 @@ def test_per_target_alphas_follow_the_noise():
 def test_grouped_cv_and_standardisation_on_training_data_only():
     X, Y, _ = planted()
     groups = np.repeat(np.arange(10), 30)
-    model = EncodingModel(alphas=[1.0, 10.0], cv=GroupKFold(5).split(X, Y, groups)).fit(X, Y)
+    model = EncodingModel(alphas=[1.0, 10.0], cv=GroupKFold(5)).fit(X, Y, groups=groups)
+    precomputed = EncodingModel(alphas=[1.0, 10.0], cv=list(GroupKFold(5).split(X, Y, groups)))
+    np.testing.assert_array_equal(precomputed.fit(X, Y).best_alphas_, model.best_alphas_)
     np.testing.assert_allclose(model.mean_, X.mean(0), rtol=1e-5)
     shifted = EncodingModel(alphas=[10.0]).fit(X + 100.0, Y)
     np.testing.assert_allclose(

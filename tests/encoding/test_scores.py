@@ -46,6 +46,15 @@ def test_permutation_test_is_calibrated_and_powerful():
     assert p_null[0] == pytest.approx((1 + np.sum(np.array(loop) >= r_obs - 1e-12)) / 1001)
 
 
+def test_permutation_chunks_do_not_change_p_values():
+    rng = np.random.default_rng(3)
+    truth = rng.standard_normal((30, 20))
+    pred = truth + rng.standard_normal((30, 20))
+    big, _ = permutation_test(truth, pred, n_permutations=300, seed=1)
+    small, _ = permutation_test(truth, pred, n_permutations=300, seed=1, max_elements=700)
+    np.testing.assert_array_equal(big, small)
+
+
 def test_fdr_matches_scipy():
     rng = np.random.default_rng(2)
     truth = rng.standard_normal((40, 30))
