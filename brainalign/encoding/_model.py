@@ -12,8 +12,10 @@ from brainalign.exceptions import ParameterError
 
 #: Default ridge penalty grid (log-spaced; one alpha is chosen per target).
 DEFAULT_ALPHAS = tuple(np.logspace(-2, 8, 21))
-#: Solver names: ``auto`` picks ``ridge`` when n_samples >= n_features, else ``kernel``.
-SOLVERS = ("auto", "ridge", "kernel")
+#: Solver names. ``eigh`` (the default through ``auto``) is brainalign's exact K-fold
+#: engine (primal or dual form by shape); ``ridge`` and ``kernel`` call himalaya's
+#: ``RidgeCV`` and ``KernelRidgeCV``.
+SOLVERS = ("auto", "eigh", "ridge", "kernel")
 BACKENDS = ("numpy", "torch", "torch_cuda")
 
 
@@ -47,10 +49,12 @@ def himalaya_backend(name: str):
 class EncodingModel(RegressorMixin, BaseEstimator):
     """Voxelwise encoding model: standardised features -> every target by ridge.
 
-    A scikit-learn estimator over himalaya: ``RidgeCV`` when n_samples >= n_features,
-    ``KernelRidgeCV`` (linear kernel) otherwise; one alpha per target chosen by
-    cross-validation on the training data. Feature standardisation is fitted on the
-    training data only.
+    A scikit-learn estimator: one alpha per target chosen by K-fold cross-validation
+    on the training data, then a refit on all of it. The default solver (``eigh``)
+    makes himalaya's ``RidgeCV`` selection (same folds, same scores, same alphas)
+    from one eigendecomposition per fold and p x p products, an order of magnitude
+    fewer operations; himalaya's ``RidgeCV`` / ``KernelRidgeCV`` remain available by
+    name. Feature standardisation is fitted on the training data only.
 
     Parameters
     ----------
@@ -59,8 +63,9 @@ class EncodingModel(RegressorMixin, BaseEstimator):
     cv : int, cross-validation splitter or iterable of (train, test) indices
         Folds for alpha selection, e.g. ``GroupKFold`` with ``fit(..., groups=session)``
         so repeats of an image never straddle folds.
-    solver : {"auto", "ridge", "kernel"}
-        Primal (``RidgeCV``) or dual (``KernelRidgeCV``) solver.
+    solver : {"auto", "eigh", "ridge", "kernel"}
+        ``auto``/``eigh``: brainalign's engine (dual form when features outnumber
+        samples); ``ridge``/``kernel``: himalaya's ``RidgeCV``/``KernelRidgeCV``.
     standardize : bool
         Z-score features with statistics of the training data.
     fit_intercept : bool
@@ -79,9 +84,10 @@ class EncodingModel(RegressorMixin, BaseEstimator):
     best_alphas_ : ndarray of shape (n_targets,)
         Chosen alpha per target.
     cv_scores_ : ndarray of shape (n_targets,)
-        Cross-validated R² of the chosen alpha.
+        Cross-validated score of the chosen alpha (himalaya's: negative mean squared
+        error, averaged over folds).
     solver_ : str
-        ``"ridge"`` or ``"kernel"``.
+        ``"eigh"``, ``"ridge"`` or ``"kernel"``.
     """
 
     def __init__(
@@ -143,10 +149,12 @@ class EncodingModel(RegressorMixin, BaseEstimator):
         self.scale_ = np.where(scale > 0, scale, 1.0).astype(np.float32)
         Xs = (X - self.mean_) / self.scale_
         n, p = Xs.shape
-        self.solver_ = ("ridge" if n >= p else "kernel") if self.solver == "auto" else self.solver
+        self.solver_ = "eigh" if self.solver == "auto" else self.solver
         cv = self.cv
         if hasattr(cv, "split"):  # a splitter: resolve the folds here (with groups)
             cv = list(cv.split(Xs, Y, groups))
+        if self.solver_ == "eigh":
+            return self._fit_eigh(Xs, Y, alphas, cv)
         with himalaya_backend(self.backend) as backend, warnings.catch_warnings():
             # the solver was chosen above (or named by the user): no advice needed
             warnings.filterwarnings("ignore", message="Solving (kernel )?ridge is slower")
@@ -162,6 +170,30 @@ class EncodingModel(RegressorMixin, BaseEstimator):
                 if intercept is None
                 else np.asarray(to_np(intercept), dtype=np.float32).ravel()
             )
+        return self
+
+    def _fit_eigh(self, Xs, Y, alphas, cv):
+        from sklearn.model_selection import KFold
+
+        from brainalign.encoding._ridge_cv import ridge_cv_eigh
+
+        folds = list(KFold(cv).split(Xs)) if isinstance(cv, int) else list(cv)
+        if self.backend not in BACKENDS:
+            raise ParameterError(
+                f"Invalid value for 'backend': expected one of {', '.join(BACKENDS)}; "
+                f"got {self.backend!r}."
+            )
+        out = ridge_cv_eigh(
+            Xs,
+            Y,
+            alphas,
+            folds,
+            fit_intercept=self.fit_intercept,
+            n_targets_batch=self.n_targets_batch,
+            backend=self.backend,
+        )
+        self.coef_, self.intercept_ = out["coef"], out["intercept"]
+        self.best_alphas_, self.cv_scores_ = out["best_alphas"], out["cv_scores"]
         return self
 
     def _himalaya(self, alphas, cv):

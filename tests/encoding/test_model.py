@@ -38,7 +38,9 @@ def test_equals_himalaya_called_directly():
     np.testing.assert_allclose(ours.best_alphas_, ref.best_alphas_, rtol=1e-6)
     np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(ours.cv_scores_, np.asarray(ref.cv_scores_).ravel(), rtol=1e-5)
-    assert ours.solver_ == "ridge"
+    assert ours.solver_ == "eigh"
+    via_himalaya = EncodingModel(alphas=alphas, cv=4, solver="ridge").fit(X, Y)
+    np.testing.assert_allclose(via_himalaya.coef_, ref.coef_, rtol=1e-4, atol=1e-5)
 
 
 def test_kernel_solver_when_features_outnumber_samples():
@@ -46,7 +48,7 @@ def test_kernel_solver_when_features_outnumber_samples():
 
     X, Y, _ = planted(n=60, p=200, t=5)
     ours = EncodingModel(alphas=[1.0, 100.0, 1e4], cv=3).fit(X, Y)
-    assert ours.solver_ == "kernel"
+    assert ours.solver_ == "eigh"  # the dual form of the engine
     Xs = (X - X.mean(0)) / X.std(0)
     ref = KernelRidgeCV(alphas=[1.0, 100.0, 1e4], cv=3, fit_intercept=True, warn=False).fit(Xs, Y)
     np.testing.assert_allclose(ours.predict(X), ref.predict(Xs), rtol=1e-3, atol=1e-3)
@@ -94,7 +96,7 @@ def test_backend_is_restored_even_when_fit_fails(monkeypatch):
 
     monkeypatch.setattr(RidgeCV, "fit", boom)
     with pytest.raises(RuntimeError, match="solver failed"):
-        EncodingModel(backend="torch").fit(X, Y)
+        EncodingModel(backend="torch", solver="ridge").fit(X, Y)
     assert get_backend().name == before
     with pytest.raises(ParameterError, match="'backend'"):
         with himalaya_backend("jax-gpu"):
