@@ -6,7 +6,10 @@ per fold, the eigendecomposition ``G = V diag(s) V^T`` of the training Gram matr
 and p x p products:
 
     z_a = (s + a)^-1 * V^T X_tr^T y_tr          (the weights, in the eigenbasis)
-    SSE_a = |y_te|^2 - 2 c^T z_a + z_a^T H z_a,  c = (X_te V)^T y_te,  H = (X_te V)^T (X_te V)
+    SSE_a = |y_te|^2 - 2 c^T z_a + |X_te V z_a|^2,  c = (X_te V)^T y_te
+
+with ``|X_te V z|^2 = z^T H z`` (``H = (X_te V)^T (X_te V)``, p x p) when p is smaller
+than the test fold, else from the test predictions (n_test x p per alpha).
 
 The dual form (p > n) is the same with the fold kernel ``X_tr X_tr^T`` in place of
 ``G`` and ``K_te,tr V`` in place of ``X_te V``. Scores are himalaya's: negative mean
@@ -85,9 +88,15 @@ def ridge_cv_eigh(X, Y, alphas, folds, fit_intercept=True, n_targets_batch=None,
     n, p = X.shape
     dual = p > n
     Xd = ops.asarray(X, ops.f64)
+    X32 = ops.asarray(X, ops.f32)
     folds = [(np.asarray(tr), np.asarray(te)) for tr, te in folds]
-    pre = [_fold_basis(ops, Xd, tr, te, fit_intercept, dual) for tr, te in folds]
-    full = _fold_basis(ops, Xd, np.arange(n), None, fit_intercept, dual)
+    if dual:
+        pre = [_dual_basis(ops, Xd, tr, te, fit_intercept) for tr, te in folds]
+        full = _dual_basis(ops, Xd, np.arange(n), None, fit_intercept)
+    else:  # training Grams as X^T X minus the test fold's (float64), one pass over X
+        gram, total = Xd.T @ Xd, Xd.sum(0)
+        pre = [_primal_basis(ops, Xd, X32, gram, total, te, fit_intercept) for _, te in folds]
+        full = _primal_basis(ops, Xd, X32, gram, total, np.array([], int), fit_intercept)
     t = Y.shape[1]
     step = t if n_targets_batch is None else int(n_targets_batch)
     out = {
@@ -96,7 +105,6 @@ def ridge_cv_eigh(X, Y, alphas, folds, fit_intercept=True, n_targets_batch=None,
         "coef": np.empty((p, t), np.float32),
         "intercept": np.empty(t, np.float32),
     }
-    X32 = ops.asarray(X, ops.f32)
     log_slope = 1e-10 * np.log(alphas)
     for start in range(0, t, step):
         cols = slice(start, min(start + step, t))
@@ -116,21 +124,36 @@ def ridge_cv_eigh(X, Y, alphas, folds, fit_intercept=True, n_targets_batch=None,
     return out
 
 
-def _fold_basis(ops, Xd, tr, te, fit_intercept, dual) -> dict:
-    """Eigenbasis of one fold's training Gram (or kernel) matrix, in float64."""
+def _primal_basis(ops, Xd, X32, gram, total, te, fit_intercept) -> dict:
+    """Eigenbasis (float64) of a training fold's centred Gram matrix.
+
+    ``G_tr = X^T X - X_te^T X_te - n_tr mu mu^T``; the test fold's projection onto
+    the basis (and its Gram ``H``) are float32.
+    """
+    n_tr = Xd.shape[0] - len(te)
+    xte = Xd[te]
+    g = gram - xte.T @ xte
+    mu = (total - xte.sum(0)) / n_tr if fit_intercept else total * 0
+    if fit_intercept:
+        g = g - n_tr * (mu[:, None] * mu[None, :])
+    s, v = ops.eigh(g)
+    basis = {"s": s, "V": v, "mu": mu}
+    if len(te):
+        u = (X32[te] - _as32(ops, mu)) @ _as32(ops, v)
+        basis["U32"], basis["H"] = u, u.T @ u
+    return basis
+
+
+def _dual_basis(ops, Xd, tr, te, fit_intercept) -> dict:
+    """Eigenbasis (float64) of a training fold's centred linear kernel."""
     Xtr = Xd[tr]
     mu = Xtr.mean(0) if fit_intercept else Xtr[0] * 0
     Xtr = Xtr - mu
-    g = Xtr @ Xtr.T if dual else Xtr.T @ Xtr
-    s, v = ops.eigh(g)
-    basis = {"s": s, "V": v, "mu": mu}
+    s, v = ops.eigh(Xtr @ Xtr.T)
+    basis = {"s": s, "V": v, "mu": mu, "Xtr": Xtr}
     if te is not None:
-        Xte = Xd[te] - mu
-        u = (Xte @ Xtr.T) @ v if dual else Xte @ v
-        basis["U32"] = u.to(ops.f32) if ops.torch else u.astype(np.float32)
-        basis["H"] = u.T @ u
-    if dual:
-        basis["Xtr"] = Xtr
+        u = ((Xd[te] - mu) @ Xtr.T) @ v
+        basis["U32"], basis["H"] = _as32(ops, u), None  # scored from predictions
     return basis
 
 
@@ -153,13 +176,22 @@ def _fold_scores(ops, X32, Yc, XtY, tr, te, basis, alphas, fit_intercept) -> np.
     resid = yte - nu
     c = basis["U32"].T @ resid
     yy = (resid * resid).sum(0)
-    h32 = _as32(ops, basis["H"])
-    s = basis["s"]
+    h32 = basis["H"]
+    inv = 1.0 / (ops.numpy(basis["s"])[None, :] + alphas[:, None])  # (n_alphas, p)
+    inv32 = ops.asarray(inv, ops.f32)
+    cross = inv32 @ (q * c)  # c.z for every alpha in one product: (n_alphas, t)
+    # |pred|^2 per target: from H (r x r) when the basis is smaller than the test
+    # fold, else from the test predictions themselves (the dual form's case).
+    direct = len(te) < q.shape[0]
     out = np.empty((len(alphas), Yc.shape[1]))
-    for k, alpha in enumerate(alphas):
-        z = q / _as32(ops, (s + alpha))[:, None]
-        sse = yy - 2 * (z * c).sum(0) + (z * (h32 @ z)).sum(0)
-        out[k] = -ops.numpy(sse).astype(np.float64) / len(te)
+    for k in range(len(alphas)):
+        z = q * inv32[k][:, None]
+        if direct:
+            pred = basis["U32"] @ z
+            quad = ops.lib.einsum("ij,ij->j", pred, pred)
+        else:
+            quad = ops.lib.einsum("ij,ij->j", z, h32 @ z)  # z.Hz without a temporary
+        out[k] = -ops.numpy(yy - 2 * cross[k] + quad).astype(np.float64) / len(te)
     return out
 
 
