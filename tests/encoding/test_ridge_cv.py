@@ -85,3 +85,14 @@ def test_without_intercept_matches_himalaya():
     ref = RidgeCV(alphas=ALPHAS, cv=folds, fit_intercept=False).fit(X, Y)
     assert np.isclose(ours["best_alphas"], ref.best_alphas_, rtol=1e-5).mean() >= 0.95
     np.testing.assert_allclose(ours["coef"], ref.coef_, rtol=1e-3, atol=1e-5)
+
+
+def test_primal_with_more_features_than_test_samples_scores_from_predictions():
+    from himalaya.ridge import RidgeCV
+
+    X, Y = data(200, 80, 15, seed=4)  # n_test = 40 < p = 80 <= n
+    folds = list(KFold(5).split(X))
+    ours = ridge_cv_eigh(X, Y, ALPHAS, folds)
+    ref = RidgeCV(alphas=ALPHAS, cv=folds, fit_intercept=True).fit(X, Y)
+    assert np.isclose(ours["best_alphas"], ref.best_alphas_, rtol=1e-5).mean() >= 0.95
+    np.testing.assert_allclose(ours["cv_scores"], ref.cv_scores_, rtol=1e-4)
