@@ -163,11 +163,12 @@ def _as32(ops, a):
 
 def _fold_scores(ops, X32, Yc, XtY, tr, te, basis, alphas, fit_intercept) -> np.ndarray:
     """Negative MSE of every alpha on one fold, for a chunk of targets."""
-    ytr, yte = Yc[tr], Yc[te]
-    nu = ytr.mean(0) if fit_intercept else ytr[0] * 0
+    yte = Yc[te]  # the training rows are never copied in the primal form
+    n_tr = Yc.shape[0] - len(te)
+    nu = (Yc.sum(0) - yte.sum(0)) / n_tr if fit_intercept else yte[0] * 0
     v32 = _as32(ops, basis["V"])
     if XtY is None:  # dual: Q = V^T (Y_tr - nu)
-        q = v32.T @ (ytr - nu)
+        q = v32.T @ (Yc[tr] - nu)
     else:  # primal: X_tr^T Y_tr from X^T Y minus the test fold, then centred
         b = XtY - X32[te].T @ yte
         if fit_intercept:
@@ -183,14 +184,19 @@ def _fold_scores(ops, X32, Yc, XtY, tr, te, basis, alphas, fit_intercept) -> np.
     # |pred|^2 per target: from H (r x r) when the basis is smaller than the test
     # fold, else from the test predictions themselves (the dual form's case).
     direct = len(te) < q.shape[0]
+    left = basis["U32"] if direct else h32
+    z = q * inv32[0][:, None]  # buffers reused over alphas (no page faults per alpha)
+    prod = left @ z
     out = np.empty((len(alphas), Yc.shape[1]))
     for k in range(len(alphas)):
-        z = q * inv32[k][:, None]
-        if direct:
-            pred = basis["U32"] @ z
-            quad = ops.lib.einsum("ij,ij->j", pred, pred)
+        if ops.torch:
+            z = q * inv32[k][:, None]
+            prod = left @ z
         else:
-            quad = ops.lib.einsum("ij,ij->j", z, h32 @ z)  # z.Hz without a temporary
+            np.multiply(q, inv32[k][:, None], out=z)
+            np.matmul(left, z, out=prod)
+        # direct: |U z|^2 from the test predictions; else z.Hz
+        quad = ops.lib.einsum("ij,ij->j", prod, prod if direct else z)
         out[k] = -ops.numpy(yy - 2 * cross[k] + quad).astype(np.float64) / len(te)
     return out
 
