@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
+from brainalign._utils import check_option
 from brainalign.exceptions import ParameterError
 
 #: Default ridge penalty grid (log-spaced; one alpha is chosen per target).
@@ -35,10 +36,7 @@ def himalaya_backend(name: str):
     """
     from himalaya.backend import get_backend, set_backend
 
-    if name not in BACKENDS:
-        raise ParameterError(
-            f"Invalid value for 'backend': expected one of {', '.join(BACKENDS)}; got {name!r}."
-        )
+    check_option("backend", name, BACKENDS)
     previous = get_backend().name
     try:
         yield set_backend(name, on_error="raise")
@@ -139,11 +137,7 @@ class EncodingModel(RegressorMixin, BaseEstimator):
         self._y_1d = y.ndim == 1
         Y = np.asarray(y, dtype=np.float32).reshape(len(y), -1)
         alphas = _check_alphas(self.alphas)
-        if self.solver not in SOLVERS:
-            raise ParameterError(
-                f"Invalid value for 'solver': expected one of {', '.join(SOLVERS)}; "
-                f"got {self.solver!r}."
-            )
+        check_option("solver", self.solver, SOLVERS)
         self.mean_ = X.mean(0) if self.standardize else np.zeros(X.shape[1], np.float32)
         scale = X.std(0) if self.standardize else np.ones(X.shape[1], np.float32)
         self.scale_ = np.where(scale > 0, scale, 1.0).astype(np.float32)
@@ -178,11 +172,7 @@ class EncodingModel(RegressorMixin, BaseEstimator):
         from brainalign.encoding._ridge_cv import ridge_cv_eigh
 
         folds = list(KFold(cv).split(Xs)) if isinstance(cv, int) else list(cv)
-        if self.backend not in BACKENDS:
-            raise ParameterError(
-                f"Invalid value for 'backend': expected one of {', '.join(BACKENDS)}; "
-                f"got {self.backend!r}."
-            )
+        check_option("backend", self.backend, BACKENDS)
         out = ridge_cv_eigh(
             Xs,
             Y,
