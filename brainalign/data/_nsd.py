@@ -282,7 +282,8 @@ class NSD:
         files = self._select_sessions(subject, sessions, betas_format)
         labels, roi_columns = self._roi_labels(subject)
         ijk, affine, grid = self._voxels(subject, roi, labels)
-        rows = self._trial_table(subject, list(files))
+        info = self._stim_info(["nsdId", "shared1000"] + _rep_columns(subject))  # read once
+        rows = self._trial_table(subject, list(files), info)
         col_meta = self._column_table(subject, ijk, labels, grid)
         for path in files.values():  # every header checked before any betas are read
             self._check_grid(path, grid)
@@ -300,7 +301,7 @@ class NSD:
             space=VolumeSpace(grid, affine, ijk),
             roi_columns=roi_columns,
             stimuli=NSDStimuli.from_root(self.root),
-            test_ids=self._shared_ids(),
+            test_ids=self._shared_ids(info),
             info={
                 "dataset": "nsd",
                 "subject": subject,
@@ -357,11 +358,11 @@ class NSD:
                 raise DataError(f"{path} lacks column(s) {missing}; it lists subjects {subjects}.")
         return pd.read_csv(path, usecols=columns)
 
-    def _shared_ids(self) -> np.ndarray:
-        info = self._stim_info(["nsdId", "shared1000"])
+    def _shared_ids(self, info=None) -> np.ndarray:
+        info = self._stim_info(["nsdId", "shared1000"]) if info is None else info
         return info["nsdId"].to_numpy()[info["shared1000"].astype(bool).to_numpy()]
 
-    def _trial_table(self, subject: int, sessions: list[int]) -> pd.DataFrame:
+    def _trial_table(self, subject: int, sessions: list[int], info) -> pd.DataFrame:
         """Row metadata of the requested sessions' trials, image ids cross-checked."""
         design = self._design()
         trial = np.concatenate(
@@ -375,7 +376,7 @@ class NSD:
                 f"{sessions} need trial {trial.max() + 1}."
             )
         nsd_id = subjectim[subject - 1, order[trial] - 1] - 1  # both files are 1-based
-        repetition = self._repetitions(subject, trial, nsd_id)
+        repetition = _repetitions(subject, trial, nsd_id, info)
         within = trial % TRIALS_PER_SESSION
         run = np.searchsorted(np.cumsum(_RUN_LENGTHS), within, side="right") + 1
         return pd.DataFrame(
@@ -387,35 +388,6 @@ class NSD:
                 "repetition": repetition,
             }
         )
-
-    def _repetitions(self, subject: int, trial: np.ndarray, nsd_id: np.ndarray) -> np.ndarray:
-        """Repetition index (0, 1, 2; -1 if unlisted) from ``subjectK_repN`` columns.
-
-        Each listed trial's image must match the design file's, or the files
-        disagree and loading stops.
-        """
-        cols = [f"subject{subject}_rep{r}" for r in range(3)]
-        info = self._stim_info(["nsdId"] + cols)
-        ids = info["nsdId"].to_numpy()
-        listed = info[cols].to_numpy()  # 1-based trial numbers, 0 = not shown
-        row_of_trial = np.full(max(int(listed.max()), int(trial.max()) + 1) + 1, -1)
-        row_of_trial[trial + 1] = np.arange(trial.size)
-        rep = np.full(trial.size, -1)
-        for r in range(3):
-            shown = listed[:, r] > 0
-            rows = row_of_trial[listed[shown, r]]
-            loaded = rows >= 0
-            rows, images = rows[loaded], ids[shown][loaded]
-            rep[rows] = r
-            wrong = nsd_id[rows] != images
-            if wrong.any():
-                raise DataError(
-                    "Stimulus misalignment: nsd_expdesign.mat and "
-                    "nsd_stim_info_merged.csv disagree on the image of subject "
-                    f"{subject}'s trial {int(trial[rows[wrong][0]]) + 1} "
-                    f"({int(wrong.sum())} trial(s) differ)."
-                )
-        return rep
 
     def _roi_labels(self, subject: int):
         """Load every ROI file (with ctab) of a subject as label volumes."""
@@ -488,6 +460,40 @@ class NSD:
         else:
             logger.info("No ncsnr file at %s; noise ceilings unavailable.", path)
         return table
+
+
+def _rep_columns(subject: int) -> list[str]:
+    """``subjectK_rep0..2`` column names of the stim-info CSV."""
+    return [f"subject{subject}_rep{r}" for r in range(3)]
+
+
+def _repetitions(subject: int, trial: np.ndarray, nsd_id: np.ndarray, info) -> np.ndarray:
+    """Repetition index (0, 1, 2; -1 if unlisted) from ``subjectK_repN`` columns.
+
+    Each listed trial's image must match the design file's, or the files
+    disagree and loading stops.
+    """
+    cols = _rep_columns(subject)
+    ids = info["nsdId"].to_numpy()
+    listed = info[cols].to_numpy()  # 1-based trial numbers, 0 = not shown
+    row_of_trial = np.full(max(int(listed.max()), int(trial.max()) + 1) + 1, -1)
+    row_of_trial[trial + 1] = np.arange(trial.size)
+    rep = np.full(trial.size, -1)
+    for r in range(3):
+        shown = listed[:, r] > 0
+        rows = row_of_trial[listed[shown, r]]
+        loaded = rows >= 0
+        rows, images = rows[loaded], ids[shown][loaded]
+        rep[rows] = r
+        wrong = nsd_id[rows] != images
+        if wrong.any():
+            raise DataError(
+                "Stimulus misalignment: nsd_expdesign.mat and "
+                "nsd_stim_info_merged.csv disagree on the image of subject "
+                f"{subject}'s trial {int(trial[rows[wrong][0]]) + 1} "
+                f"({int(wrong.sum())} trial(s) differ)."
+            )
+    return rep
 
 
 def _format_of(path: Path) -> str:

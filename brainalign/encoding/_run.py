@@ -88,7 +88,7 @@ def fit_subject(
     dict
         ``scores`` and ``roi_scores`` tables, and the paths written.
     """
-    from brainalign.data import get_dataset, load_dataset
+    from brainalign.data import load_dataset
     from brainalign.features import get_extractor
 
     check_fit_inputs(layer, n_permutations)
@@ -120,7 +120,6 @@ def fit_subject(
                     warnings.warn(f"No noise ceiling: {exc}", UserWarning, stacklevel=2)
             data = data.average_repetitions()
             train, test = data.split()
-            stim = get_dataset(dataset, root).stimulus_set(subject)
             extractor = get_extractor(model, device=device, seed=seed)
             feats = extractor.extract(
                 data.stimuli,
@@ -128,7 +127,7 @@ def fit_subject(
                 layers=[layer],
                 pooling=pooling,
                 cache_dir=cache_dir or out / "features",
-                fit_ids=stim["train_ids"],
+                fit_ids=train.stimulus_ids,  # reductions see training images only
                 progress=progress,
                 seed=seed,
             )[layer]
