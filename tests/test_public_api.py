@@ -29,7 +29,7 @@ def test_import_is_light():
     code = (
         "import sys, brainalign; "
         "print(sorted(m for m in ('torch', 'h5py', 'mne', 'matplotlib', 'open_clip',"
-        " 'transformers', 'nibabel', 'dask') if m in sys.modules))"
+        " 'transformers', 'nibabel', 'dask', 'sklearn') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -10,9 +10,15 @@ import argparse
 import logging
 import sys
 
-from brainalign.cli import _extract, _fit, _info, _sample
+from brainalign.cli import _decode, _extract, _fit, _info, _sample
 
-_VERBS = {"sample": _sample, "info": _info, "extract": _extract, "fit": _fit}
+_VERBS = {
+    "sample": _sample,
+    "info": _info,
+    "extract": _extract,
+    "fit": _fit,
+    "decode": _decode,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,21 @@
 """Encoding layer: voxelwise ridge over himalaya, held-out scores and statistics."""
 
 from brainalign.encoding._banded import BandedEncodingModel
+from brainalign.encoding._decode_run import decode_subject
+from brainalign.encoding._decoding import (
+    DecodingModel,
+    caption_retrieval_scores,
+    decode_rois,
+    decoding_scores,
+    retrieve_captions,
+)
+from brainalign.encoding._identification import (
+    cosine_similarity,
+    identification_accuracy,
+    identification_rank,
+    identification_scores,
+    pairwise_identification,
+)
 from brainalign.encoding._model import DEFAULT_ALPHAS, EncodingModel, himalaya_backend
 from brainalign.encoding._noise import split_half_ncsnr
 from brainalign.encoding._run import fit_subject, roi_table, score_table
@@ -14,13 +29,24 @@ from brainalign.encoding._scores import (
 __all__ = [
     "DEFAULT_ALPHAS",
     "BandedEncodingModel",
+    "DecodingModel",
     "EncodingModel",
+    "caption_retrieval_scores",
+    "cosine_similarity",
+    "decode_rois",
+    "decode_subject",
+    "decoding_scores",
     "fit_subject",
     "himalaya_backend",
+    "identification_accuracy",
+    "identification_rank",
+    "identification_scores",
     "noise_normalized_r2",
+    "pairwise_identification",
     "pearson_r",
     "permutation_test",
     "r2_per_target",
+    "retrieve_captions",
     "roi_table",
     "score_table",
     "split_half_ncsnr",

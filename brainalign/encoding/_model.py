@@ -72,6 +72,9 @@ class EncodingModel(RegressorMixin, BaseEstimator):
         himalaya backend used during ``fit`` (restored afterwards).
     n_targets_batch : int, optional
         Targets solved at once (bounds memory).
+    alpha_per_target : bool
+        One alpha per target (default), or one alpha for all targets (the best
+        cross-validated score averaged over targets).
 
     Attributes
     ----------
@@ -97,6 +100,7 @@ class EncodingModel(RegressorMixin, BaseEstimator):
         fit_intercept=True,
         backend="numpy",
         n_targets_batch=None,
+        alpha_per_target=True,
     ):
         self.alphas = alphas
         self.cv = cv
@@ -105,6 +109,7 @@ class EncodingModel(RegressorMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
         self.backend = backend
         self.n_targets_batch = n_targets_batch
+        self.alpha_per_target = alpha_per_target
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -181,6 +186,7 @@ class EncodingModel(RegressorMixin, BaseEstimator):
             fit_intercept=self.fit_intercept,
             n_targets_batch=self.n_targets_batch,
             backend=self.backend,
+            alpha_per_target=bool(self.alpha_per_target),
         )
         self.coef_, self.intercept_ = out["coef"], out["intercept"]
         self.best_alphas_, self.cv_scores_ = out["best_alphas"], out["cv_scores"]
@@ -190,7 +196,9 @@ class EncodingModel(RegressorMixin, BaseEstimator):
         from himalaya.kernel_ridge import KernelRidgeCV
         from himalaya.ridge import RidgeCV
 
-        params = {} if self.n_targets_batch is None else {"n_targets_batch": self.n_targets_batch}
+        params = {"local_alpha": bool(self.alpha_per_target)}
+        if self.n_targets_batch is not None:
+            params["n_targets_batch"] = self.n_targets_batch
         if self.solver_ == "ridge":
             return RidgeCV(
                 alphas=alphas, cv=cv, fit_intercept=self.fit_intercept, solver_params=params

@@ -54,7 +54,16 @@ class _Ops:
         return a.detach().cpu().numpy() if self.torch else np.asarray(a)
 
 
-def ridge_cv_eigh(X, Y, alphas, folds, fit_intercept=True, n_targets_batch=None, backend="numpy"):
+def ridge_cv_eigh(
+    X,
+    Y,
+    alphas,
+    folds,
+    fit_intercept=True,
+    n_targets_batch=None,
+    backend="numpy",
+    alpha_per_target=True,
+):
     """Select one alpha per target by K-fold CV and refit, with eigendecompositions.
 
     Parameters
@@ -73,6 +82,9 @@ def ridge_cv_eigh(X, Y, alphas, folds, fit_intercept=True, n_targets_batch=None,
         Targets per chunk (bounds memory); default: all.
     backend : {"numpy", "torch", "torch_cuda"}
         Where to compute.
+    alpha_per_target : bool
+        One alpha per target (default), or the one alpha with the best CV score
+        averaged over all targets (then all targets form one chunk).
 
     Returns
     -------
@@ -98,7 +110,7 @@ def ridge_cv_eigh(X, Y, alphas, folds, fit_intercept=True, n_targets_batch=None,
         pre = [_primal_basis(ops, Xd, X32, gram, total, te, fit_intercept) for _, te in folds]
         full = _primal_basis(ops, Xd, X32, gram, total, np.array([], int), fit_intercept)
     t = Y.shape[1]
-    step = t if n_targets_batch is None else int(n_targets_batch)
+    step = t if n_targets_batch is None or not alpha_per_target else int(n_targets_batch)
     out = {
         "best_alphas": np.empty(t),
         "cv_scores": np.empty(t),
@@ -114,7 +126,7 @@ def ridge_cv_eigh(X, Y, alphas, folds, fit_intercept=True, n_targets_batch=None,
         for (tr, te), basis in zip(folds, pre, strict=True):
             scores += _fold_scores(ops, X32, Yc, XtY, tr, te, basis, alphas, fit_intercept)
         scores = scores / len(folds) + log_slope[:, None]
-        best = scores.argmax(0)
+        best = scores.argmax(0) if alpha_per_target else np.full(t, scores.mean(1).argmax())
         out["best_alphas"][cols] = alphas[best]
         out["cv_scores"][cols] = scores[best, np.arange(scores.shape[1])]
         coef, intercept = _refit(ops, X32, Yc, XtY, full, alphas[best], fit_intercept)

@@ -284,7 +284,7 @@ def write_run(out: Path, test, scores, rois, est, params, caught, model_spec, la
     return paths
 
 
-def provenance(params: dict, caught, data) -> dict:
+def provenance(params: dict, caught, data, command: str = "fit") -> dict:
     """Build the ``run.json`` record: versions, parameters, data identity, warnings."""
     from importlib.metadata import PackageNotFoundError, version
 
@@ -307,7 +307,7 @@ def provenance(params: dict, caught, data) -> dict:
             libs[name] = None
     fingerprint = hashlib.sha256(np.ascontiguousarray(data.responses).tobytes()).hexdigest()
     return {
-        "command": "fit",
+        "command": command,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "versions": libs,
         "parameters": json.loads(json.dumps(params, default=str)),

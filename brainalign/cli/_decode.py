@@ -1,0 +1,85 @@
+r"""Decode brain responses into a model's embedding space and identify the seen images.
+
+dataset -> one ridge decoder per ROI (and one on all loaded voxels) from responses
+to the model embedding of each image (--target image) or to the text embedding of
+its captions (--target caption, e.g. a sentence model) -> on the held-out images:
+Pearson r per embedding dimension, top-1/top-5 identification among the test
+images, 2-way identification, each with its chance level. When a caption bank in
+the same space exists (an open_clip model's "embedding", or --target caption), the
+nearest captions of each decoded embedding are retrieved and scored against the
+images' own captions. Writes RUN/decoding.parquet, RUN/retrieved_captions.parquet,
+RUN/decoded_embeddings.npz and RUN/run.json.
+
+example:
+  brainalign decode --dataset nsd --root sample_nsd --subject 1 \
+      --model torch:brainalign.data.sample:SampleNet@0 --layer layer6 \
+      --rois FFA-1,PPA,V1v --out run_decode
+"""
+
+from __future__ import annotations
+
+
+def add_arguments(parser) -> None:
+    """Add this verb's arguments."""
+    parser.add_argument("--dataset", required=True, help="dataset name (e.g. nsd)")
+    parser.add_argument("--root", required=True, metavar="DIR", help="dataset folder")
+    parser.add_argument("--subject", type=int, required=True, help="subject number")
+    parser.add_argument("--model", required=True, metavar="SPEC", help="model spec")
+    parser.add_argument("--layer", default="embedding", help="layer (default: embedding)")
+    parser.add_argument(
+        "--target",
+        default="image",
+        choices=["image", "caption"],
+        help="decode the model's image features or its embedding of the captions",
+    )
+    parser.add_argument(
+        "--roi", default="nsdgeneral", help="comma-separated ROIs to load (default: nsdgeneral)"
+    )
+    parser.add_argument(
+        "--rois",
+        default=None,
+        help="comma-separated ROIs decoded separately (default: every ROI label)",
+    )
+    parser.add_argument("--out", required=True, metavar="RUN", help="run directory")
+    parser.add_argument("--pooling", default="auto")
+    parser.add_argument("--cv", type=int, default=5, help="folds for alpha selection")
+    parser.add_argument("--captions", type=int, default=5, help="captions retrieved per image")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--backend", default="numpy", choices=["numpy", "torch", "torch_cuda"])
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def run(args) -> int:
+    """Decode, write the run directory and print the metrics per ROI."""
+    from brainalign.encoding import decode_subject
+
+    result = decode_subject(
+        args.dataset,
+        args.root,
+        args.subject,
+        args.model,
+        args.out,
+        layer=args.layer,
+        target=args.target,
+        roi=args.roi.split(","),
+        rois=None if args.rois is None else args.rois.split(","),
+        pooling=args.pooling,
+        cv=args.cv,
+        n_captions=args.captions,
+        device=args.device,
+        backend=args.backend,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    table = result["decoding"]
+    wide = table.pivot(index="roi", columns="metric", values="value")
+    chance = table.drop_duplicates("metric").set_index("metric")["chance"]
+    wide.loc["(chance)"] = chance
+    print(wide.to_string(float_format=lambda v: f"{v:.3f}"))
+    captions = result["captions"]
+    if captions is not None:
+        first = captions[captions["rank"] == 1].head(3)
+        for row in first.itertuples():
+            print(f"image {row.stimulus_id}: decoded {row.caption!r} (seen: {row.true_caption!r})")
+    print(f"run directory: {args.out}")
+    return 0
