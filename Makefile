@@ -25,6 +25,7 @@ demo: $(STAMP)
 	$(BIN)/brainalign fit --dataset nsd --root $(DEMO_DIR)/sample_nsd --subject 1 \
 	    --model torch:brainalign.data.sample:SampleNet@0 --layer layer6 \
 	    --out $(DEMO_DIR)/run_fit
+	$(BIN)/brainalign report $(DEMO_DIR)/run_fit
 
 lint: $(STAMP)
 	$(BIN)/ruff check brainalign tests benchmarks examples

@@ -15,6 +15,8 @@ import brainalign
         "brainalign._utils",
         "brainalign.data.sample",
         "brainalign.exceptions",
+        "brainalign.compare",
+        "brainalign.report",
     ],
 )
 def test_all_is_sorted_and_complete(module):

@@ -10,14 +10,16 @@ import argparse
 import logging
 import sys
 
-from brainalign.cli import _decode, _extract, _fit, _info, _sample
+from brainalign.cli import _compare, _decode, _extract, _fit, _info, _report, _sample
 
 _VERBS = {
     "sample": _sample,
     "info": _info,
     "extract": _extract,
     "fit": _fit,
+    "compare": _compare,
     "decode": _decode,
+    "report": _report,
 }
 
 

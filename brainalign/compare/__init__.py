@@ -1,0 +1,34 @@
+"""Comparisons of representations: RSA (RDMs, comparisons, noise ceiling, bootstrap) and CKA."""
+
+from brainalign.compare._cka import CKA_FORMS, linear_cka
+from brainalign.compare._rsa import RDM, RDM_METHODS, compute_rdm
+from brainalign.compare._rsa_compare import RDM_COMPARISONS, compare_rdms
+from brainalign.compare._rsa_plots import plot_rdm
+from brainalign.compare._rsa_stats import (
+    BootstrapResult,
+    NoiseCeiling,
+    bootstrap_compare,
+    noise_ceiling,
+)
+from brainalign.compare._sweep import best_layers, collect_sweep, run_sweep
+from brainalign.compare._sweep_plots import plot_layer_profiles, plot_model_roi_heatmap
+
+__all__ = [
+    "BootstrapResult",
+    "CKA_FORMS",
+    "NoiseCeiling",
+    "RDM",
+    "RDM_COMPARISONS",
+    "RDM_METHODS",
+    "best_layers",
+    "bootstrap_compare",
+    "collect_sweep",
+    "compare_rdms",
+    "compute_rdm",
+    "linear_cka",
+    "noise_ceiling",
+    "plot_layer_profiles",
+    "plot_model_roi_heatmap",
+    "plot_rdm",
+    "run_sweep",
+]

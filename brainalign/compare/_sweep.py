@@ -1,0 +1,538 @@
+"""Sweeps over subjects x models x layers on Dask: resumable, one task per fit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import traceback
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brainalign._utils import atomic_path, get_logger, warn, write_json_atomic
+from brainalign.exceptions import ParameterError
+
+logger = get_logger(__name__)
+
+#: Options that change a task's result (a finished task with other values is redone).
+_TASK_OPTIONS = ("dataset", "root", "roi", "pooling", "alphas", "cv", "n_permutations", "seed")
+
+
+def run_sweep(
+    dataset,
+    root,
+    subjects,
+    models,
+    layers,
+    out,
+    roi="nsdgeneral",
+    pooling="auto",
+    alphas=None,
+    cv=5,
+    n_permutations=200,
+    workers=0,
+    scheduler=None,
+    device="cpu",
+    backend="numpy",
+    seed=0,
+    cache_dir=None,
+    progress=True,
+) -> dict:
+    """Fit every (subject, model, layer) and collect the results in one run directory.
+
+    Each fit is one task that writes a complete ``fit`` run directory under
+    ``out/tasks/`` (``run.json`` last, so a task is finished exactly when its
+    ``run.json`` exists with the same options). Rerunning skips finished tasks; a
+    killed sweep loses only the tasks that were running; a failing task is recorded
+    with its error in ``out/sweep.json`` and the others go on. Features are
+    extracted once per model (all layers in one pass, over the union of the
+    subjects' stimuli) and read memory-mapped by every subject's tasks.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name (``"nsd"``).
+    root : str or Path
+        Dataset folder.
+    subjects : sequence of int
+        Subjects.
+    models : sequence of str
+        Model specs.
+    layers : sequence of str or mapping
+        Layers of every model, or a dict model spec -> layers.
+    out : str or Path
+        Run directory.
+    roi : str or sequence of str
+        Voxels to fit.
+    pooling : str
+        Feature pooling.
+    alphas : sequence of float, optional
+        Ridge penalties.
+    cv : int
+        Folds for alpha selection.
+    n_permutations : int
+        Permutations per target for p values.
+    workers : int
+        0: run the tasks one after the other in this process; N >= 1: a Dask
+        ``LocalCluster`` of N single-threaded worker processes.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``); overrides
+        ``workers``.
+    device, backend : str
+        Torch device for features; where the ridge runs.
+    seed : int
+        Seed of random weights, reductions and permutations.
+    cache_dir : str or Path, optional
+        Feature cache (default ``out/features``).
+    progress : bool
+        Show a progress bar over tasks.
+
+    Returns
+    -------
+    dict
+        ``roi_scores`` (all tasks), ``failed`` (task -> error), ``paths``.
+    """
+    plan = _plan(dataset, root, subjects, models, layers, out, locals())
+    out = plan["out"]
+    cache = Path(cache_dir) if cache_dir else out / "features"
+    todo = [t for t in plan["tasks"] if not _finished(t, plan["options"])]
+    logger.info(
+        "%d of %d tasks already finished; %d to run.",
+        len(plan["tasks"]) - len(todo),
+        len(plan["tasks"]),
+        len(todo),
+    )
+    status = {t["name"]: {"status": "done"} for t in plan["tasks"] if t not in todo}
+    manifest = out / "sweep.json"
+    record = {"parameters": plan["parameters"], "tasks": status}
+    write_json_atomic(manifest, record)
+    if todo:
+        with _executor(workers, scheduler) as ex:
+            _submit_all(ex, todo, plan, cache, device, backend, status, record, manifest, progress)
+    return collect_sweep(out)
+
+
+def _plan(dataset, root, subjects, models, layers, out, options) -> dict:
+    subjects = [int(s) for s in _as_list("subjects", subjects)]
+    models = _as_list("models", models)
+    by_model = (
+        layers if isinstance(layers, dict) else {m: _as_list("layers", layers) for m in models}
+    )
+    missing = [m for m in models if m not in by_model]
+    if missing:
+        raise ParameterError(f"Invalid value for 'layers': no layers given for models {missing}.")
+    if int(options["workers"]) < 0:
+        raise ParameterError(
+            f"Invalid value for 'workers': expected >= 0; got {options['workers']}."
+        )
+    out = Path(out)
+    params = {k: options[k] for k in _TASK_OPTIONS}
+    params["root"] = str(Path(root).resolve())
+    params["alphas"] = None if params["alphas"] is None else [float(a) for a in params["alphas"]]
+    tasks = [
+        {
+            "subject": s,
+            "model": m,
+            "layer": layer,
+            "name": task_name(s, m, layer),
+            "dir": out / "tasks" / task_name(s, m, layer),
+        }
+        for m in models
+        for layer in by_model[m]
+        for s in subjects
+    ]
+    parameters = {**params, "subjects": subjects, "models": models, "layers": by_model}
+    return {"out": out, "tasks": tasks, "options": params, "parameters": parameters}
+
+
+def task_name(subject, model, layer) -> str:
+    """Folder name of one task: ``sub-01_model-<m>_layer-<l>`` plus a short hash."""
+    clean = "".join(c if c.isalnum() else "" for c in model.split("@")[0].split(":")[-1])
+    digest = hashlib.sha256(f"{model}\x1f{layer}".encode()).hexdigest()[:8]
+    lay = "".join(c if c.isalnum() else "" for c in layer)
+    return f"sub-{int(subject):02d}_model-{clean}_layer-{lay}_{digest}"
+
+
+def _as_list(name, value) -> list:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    items = [i.strip() if isinstance(i, str) else i for i in items]
+    if not items or any(i == "" for i in items):
+        raise ParameterError(
+            f"Invalid value for '{name}': expected a non-empty list; got {value!r}."
+        )
+    return items
+
+
+def _finished(task, options) -> bool:
+    path = task["dir"] / "run.json"
+    if not path.exists():
+        return False
+    try:
+        done = json.loads(path.read_text())["sweep_task"]
+    except (ValueError, KeyError):
+        return False
+    return done == _task_record(task, options)
+
+
+def _task_record(task, options) -> dict:
+    return json.loads(
+        json.dumps(
+            {**options, "subject": task["subject"], "model": task["model"], "layer": task["layer"]},
+            default=str,
+        )
+    )
+
+
+class _Serial:
+    """The executor of ``workers=0``: runs each call at once, in this process."""
+
+    def submit(self, fn, *args, **kwargs):
+        from concurrent.futures import Future
+
+        def resolve(a):  # upstream results, as Dask passes them (failures propagate)
+            if isinstance(a, Future):
+                return a.result()
+            return [resolve(x) for x in a] if isinstance(a, list) else a
+
+        future = Future()
+        try:
+            future.set_result(fn(*[resolve(a) for a in args], **kwargs))
+        except Exception as exc:  # noqa: BLE001 - reported per task
+            future.set_exception(exc)
+        return future
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _Dask:
+    """A Dask client on a LocalCluster or on a running scheduler."""
+
+    def __init__(self, workers, scheduler):
+        self.workers, self.scheduler = workers, scheduler
+
+    def __enter__(self):
+        from dask.distributed import Client, LocalCluster
+
+        if self.scheduler:
+            self.cluster = None
+            self.client = Client(self.scheduler)
+        else:
+            self.cluster = LocalCluster(
+                n_workers=int(self.workers),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            self.client = Client(self.cluster)
+        logger.info("Dask: %s", self.client)
+        return self
+
+    def submit(self, fn, *args, **kwargs):
+        return self.client.submit(fn, *args, pure=False, **kwargs)
+
+    def __exit__(self, *exc):
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        return False
+
+
+def _executor(workers, scheduler):
+    return _Dask(workers, scheduler) if scheduler or int(workers) > 0 else _Serial()
+
+
+def _submit_all(ex, todo, plan, cache, device, backend, status, record, manifest, progress):
+    from tqdm.auto import tqdm
+
+    options = plan["options"]
+    subjects = sorted({t["subject"] for t in todo})
+    models = list(dict.fromkeys(t["model"] for t in todo))
+    loads = {s: ex.submit(load_subject, options, s) for s in subjects}
+    ids = {s: ex.submit(_stimuli_of, loads[s]) for s in subjects}
+    features = {}
+    for m in models:
+        layers = sorted({t["layer"] for t in todo if t["model"] == m})
+        features[m] = ex.submit(
+            extract_model, m, layers, [ids[s] for s in subjects], options, cache, device
+        )
+    futures = {}
+    for t in todo:
+        fut = ex.submit(fit_task, t, loads[t["subject"]], features[t["model"]], options, backend)
+        futures[fut] = t
+    bar = tqdm(total=len(futures), desc="sweep tasks", unit="task", disable=not progress)
+    shown = set()
+    for fut in _as_completed(ex, list(futures)):
+        t = futures[fut]
+        exc = fut.exception()
+        if exc is None:
+            status[t["name"]] = {"status": "done"}
+            for note in fut.result()["warnings"]:  # shown once each, here, not on the workers
+                if note not in shown:
+                    shown.add(note)
+                    warn(f"{note} (sweep task {t['name']})")
+        else:
+            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            status[t["name"]] = {
+                "status": "failed",
+                "error": f"{type(exc).__name__}: {exc}",
+                "traceback": text,
+            }
+            logger.error("Task %s failed: %s: %s", t["name"], type(exc).__name__, exc)
+        write_json_atomic(manifest, record)
+        bar.update()
+    bar.close()
+
+
+def _as_completed(ex, futures):
+    if isinstance(ex, _Dask):
+        from dask.distributed import as_completed
+
+        return as_completed(futures)
+    return futures
+
+
+def load_subject(options, subject):
+    """Load one subject's responses, averaged over repetitions, with a noise ceiling."""
+    from brainalign.data import load_dataset
+    from brainalign.encoding import split_half_ncsnr
+    from brainalign.exceptions import DataError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load_dataset(
+            options["dataset"],
+            root=options["root"],
+            subject=subject,
+            roi=options["roi"],
+            progress=False,
+        )
+        if data.ncsnr is None:
+            try:
+                data = data.with_ncsnr(split_half_ncsnr(data))
+            except DataError as exc:
+                warnings.warn(f"No noise ceiling: {exc}", UserWarning, stacklevel=2)
+        data = data.average_repetitions()
+    return {"data": data, "warnings": [str(w.message) for w in caught]}
+
+
+def _stimuli_of(loaded):
+    data = loaded["data"]
+    return {
+        "stimuli": data.stimuli,
+        "ids": data.stimulus_ids,
+        "train": data.split()[0].stimulus_ids,
+    }
+
+
+def extract_model(model, layers, stimulus_sets, options, cache, device) -> dict:
+    """Extract the layers of one model over the union of all subjects' stimuli.
+
+    Returns
+    -------
+    dict
+        ``{"spec": resolved spec, "folders": {layer: FeatureSet folder}}``.
+    """
+    from brainalign.features import get_extractor
+
+    ids = np.unique(np.concatenate([s["ids"] for s in stimulus_sets]))
+    # reductions (pca/srp) see images that are in no subject's test set
+    train = np.unique(np.concatenate([s["train"] for s in stimulus_sets]))
+    test = np.setdiff1d(ids, train)
+    fit_ids = np.setdiff1d(train, test)
+    extractor = get_extractor(model, device=device, seed=options["seed"])
+    feats = extractor.extract(
+        stimulus_sets[0]["stimuli"],
+        ids=ids,
+        layers=list(layers),
+        pooling=options["pooling"],
+        cache_dir=cache,
+        fit_ids=fit_ids,
+        progress=False,
+        seed=options["seed"],
+    )
+    folders = {}
+    for layer, fs in feats.items():
+        if isinstance(fs.features, np.memmap):  # already on disk in the cache
+            folders[layer] = str(Path(fs.features.filename).parent)
+        else:
+            folders[layer] = str(fs.save(Path(cache) / "sweep" / task_name(0, model, layer)))
+    return {"spec": extractor.spec, "folders": folders}
+
+
+def fit_task(task, loaded, features, options, backend) -> str:
+    """Fit one (subject, model, layer) and write its run directory (``run.json`` last).
+
+    Returns
+    -------
+    dict
+        ``dir`` (the task's run directory) and ``warnings`` (messages of the task).
+    """
+    from brainalign.encoding import EncodingModel, roi_table, score_table
+    from brainalign.encoding._run import write_run
+    from brainalign.features import FeatureSet
+
+    data = loaded["data"]
+    train, test = data.split()
+    fs = FeatureSet.load(features["folders"][task["layer"]])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = EncodingModel(alphas=options["alphas"], cv=options["cv"], backend=backend)
+        est.fit(fs.align(train.stimulus_ids), train.responses)
+        pred = est.predict(fs.align(test.stimulus_ids))
+    seed = options["seed"]
+    scores = score_table(test, pred, est.best_alphas_, options["n_permutations"], seed)
+    spec = features["spec"]
+    for name, value in (("layer", task["layer"]), ("model", spec), ("subject", task["subject"])):
+        scores.insert(0, name, value)
+    rois = roi_table(scores, test)
+    params = {**options, "subject": task["subject"], "model": task["model"], "layer": task["layer"]}
+    notes = [*loaded["warnings"], *(str(w.message) for w in caught)]
+    task["dir"].mkdir(parents=True, exist_ok=True)
+    paths = write_run(task["dir"], test, scores, rois, est, params, [], spec, task["layer"])
+    run = json.loads(paths["run"].read_text())
+    run.update(command="compare", warnings=notes, sweep_task=_task_record(task, options))
+    write_json_atomic(paths["run"], run)
+    return {"dir": str(task["dir"]), "warnings": notes}
+
+
+def collect_sweep(out) -> dict:
+    """Gather the finished tasks of a sweep into its tables and best-layer maps.
+
+    Parameters
+    ----------
+    out : str or Path
+        Sweep run directory.
+
+    Returns
+    -------
+    dict
+        ``roi_scores``, ``scores`` (all finished tasks, sorted), ``failed``
+        (task -> error) and ``paths``.
+    """
+    out = Path(out)
+    manifest = json.loads((out / "sweep.json").read_text())
+    parameters = manifest["parameters"]
+    order = {
+        (m, layer): i
+        for m in parameters["models"]
+        for i, layer in enumerate(parameters["layers"][m])
+    }
+    done = [n for n, s in manifest["tasks"].items() if s["status"] == "done"]
+    failed = {n: s["error"] for n, s in manifest["tasks"].items() if s["status"] == "failed"}
+    rois, scores, runs = [], [], {}
+    for name in sorted(done):
+        folder = out / "tasks" / name
+        run = json.loads((folder / "run.json").read_text())["parameters"]
+        key = (run["model"], run["layer"])
+        rois.append(
+            pd.read_parquet(folder / "roi_scores.parquet").assign(
+                requested_model=run["model"], layer_index=order.get(key, -1)
+            )
+        )
+        scores.append(
+            pd.read_parquet(folder / "scores.parquet").assign(
+                requested_model=run["model"], layer_index=order.get(key, -1)
+            )
+        )
+        runs[name] = run
+    paths = {}
+    if not rois:
+        return {
+            "roi_scores": pd.DataFrame(),
+            "scores": pd.DataFrame(),
+            "failed": failed,
+            "paths": paths,
+        }
+    sort = ["subject", "requested_model", "layer_index", "roi"]
+    roi_scores = pd.concat(rois, ignore_index=True).sort_values(sort, kind="stable")
+    all_scores = pd.concat(scores, ignore_index=True).sort_values(
+        ["subject", "requested_model", "layer_index", "target"], kind="stable"
+    )
+    roi_scores = roi_scores.reset_index(drop=True)
+    all_scores = all_scores.reset_index(drop=True)
+    for name, table in (("roi_scores", roi_scores), ("scores", all_scores)):
+        with atomic_path(out / f"{name}.parquet") as tmp:
+            table.to_parquet(tmp, index=False)
+        paths[name] = out / f"{name}.parquet"
+    paths["best_layers"] = out / "best_layers.parquet"
+    with atomic_path(paths["best_layers"]) as tmp:
+        best_layers(roi_scores).to_parquet(tmp, index=False)
+    paths.update(_best_maps(out, all_scores, parameters, sorted(done)))
+    paths.update(_figures(out, roi_scores))
+    return {"roi_scores": roi_scores, "scores": all_scores, "failed": failed, "paths": paths}
+
+
+def best_layers(roi_scores: pd.DataFrame, metric: str = "mean_r") -> pd.DataFrame:
+    """Best layer per (subject, model, ROI), and the best model per (subject, ROI).
+
+    Parameters
+    ----------
+    roi_scores : pandas.DataFrame
+        Sweep table (``subject, model, layer, roi`` and ``metric``).
+    metric : str
+        Column to maximise.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``subject, model, roi, best_layer, best_<metric>, best_model`` where
+        ``best_model`` marks the model whose best layer scores highest for the ROI.
+    """
+    idx = roi_scores.groupby(["subject", "model", "roi"], sort=True)[metric].idxmax()
+    best = roi_scores.loc[idx, ["subject", "model", "roi", "layer", metric]]
+    best = best.rename(columns={"layer": "best_layer", metric: f"best_{metric}"})
+    top = best.groupby(["subject", "roi"])[f"best_{metric}"].transform("max")
+    best["best_model"] = best[f"best_{metric}"] == top
+    return best.reset_index(drop=True)
+
+
+def _best_maps(out, scores, parameters, done) -> dict:
+    """Per subject and model: the best layer of every voxel (layer number, and its r)."""
+    import nibabel as nib
+
+    if not {"i", "j", "k"} <= set(scores.columns):
+        return {}  # no volume space (e.g. sensors): the tables say it all
+    paths = {}
+    for (subject, model), part in scores.groupby(["subject", "requested_model"], sort=True):
+        table = part.pivot_table(index=["i", "j", "k"], columns="layer_index", values="r")
+        if table.shape[1] < 2:
+            continue
+        prefix = f"sub-{int(subject):02d}_model-"
+        name = next(n for n in done if n.startswith(prefix) and _task_model(out, n) == model)
+        ref = nib.load(next((out / "tasks" / name / "maps").glob("*_stat-r.nii.gz")))
+        stem = f"{prefix}{name[len(prefix) :].split('_layer-')[0]}"
+        ijk = tuple(np.asarray(table.index.tolist(), dtype=int).T)
+        values = table.to_numpy()
+        layer_numbers = table.columns.to_numpy()[values.argmax(1)] + 1.0
+        for stat, vals in (("bestlayer", layer_numbers), ("bestr", values.max(1))):
+            data = np.zeros(ref.shape, np.float32)
+            data[ijk] = vals
+            path = out / "maps" / f"{stem}_stat-{stat}.nii.gz"
+            with atomic_path(path) as tmp:
+                nib.Nifti1Image(data, ref.affine).to_filename(tmp)
+            paths[f"{stem}_{stat}"] = path
+        legend = {str(i + 1): layer for i, layer in enumerate(parameters["layers"][model])}
+        write_json_atomic(out / "maps" / f"{stem}_stat-bestlayer.json", {"values": legend})
+    return paths
+
+
+def _figures(out, roi_scores) -> dict:
+    from brainalign.compare._sweep_plots import plot_layer_profiles, plot_model_roi_heatmap
+
+    paths = {
+        "layer_profiles": out / "figures" / "layer_profiles.png",
+        "model_roi_heatmap": out / "figures" / "model_roi_heatmap.png",
+    }
+    plot_layer_profiles(roi_scores, path=paths["layer_profiles"])
+    plot_model_roi_heatmap(roi_scores, path=paths["model_roi_heatmap"])
+    return paths
+
+
+def _task_model(out, name) -> str:
+    return json.loads((out / "tasks" / name / "run.json").read_text())["parameters"]["model"]

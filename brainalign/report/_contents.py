@@ -1,0 +1,162 @@
+"""What a run directory holds, read once for the report.
+
+Files read (each optional; the report shows a section only for what is there):
+
+* ``run.json``: provenance (parameters, versions, data hashes, warnings); a sweep without
+  one gives its manifest ``sweep.json`` (parameters and task statuses) instead;
+* ``roi_scores.parquet``: ``subject, model, layer, roi, mean_r, median_r, mean_ncr2,
+  frac_significant, n_targets`` (a sweep writes several models and layers);
+* ``scores.parquet``: only read for EEG runs (it has ``channel`` and ``time`` columns);
+* ``maps/*.nii.gz`` and ``figures/*.png`` (map figures are named ``*_stat-<stat>_<view>.png``);
+* ``captions.parquet``: ``subject, model, layer, unit, unit_kind, method, caption, keywords,
+  score, shuffled_score``;
+* ``decoding.parquet``: ``metric, value`` and optionally ``roi, chance, time``;
+* top images per ROI: ``top_images/<roi>/*.png`` (or ``.jpg``), ranked by file name, or
+  ``top_images.parquet`` with ``roi, path`` (and optionally ``rank``); relative paths are
+  relative to the run directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from brainalign._utils import require_file
+from brainalign.exceptions import DataError
+
+#: Image suffixes accepted as top-image thumbnails.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+#: Columns each table must have for its section (the others are optional).
+REQUIRED = {
+    "roi_scores.parquet": ("roi", "mean_r"),
+    "captions.parquet": ("unit", "caption"),
+    "decoding.parquet": ("metric", "value"),
+    "top_images.parquet": ("roi", "path"),
+}
+#: Columns of ``scores.parquet`` that make a run time-resolved (EEG).
+EEG_COLUMNS = ("channel", "time", "r")
+
+
+@dataclasses.dataclass
+class RunContents:
+    """The parts of a run directory the report can show (``None`` when absent)."""
+
+    path: Path
+    record: dict | None = None
+    roi_scores: pd.DataFrame | None = None
+    eeg_scores: pd.DataFrame | None = None
+    captions: pd.DataFrame | None = None
+    decoding: pd.DataFrame | None = None
+    top_images: dict = dataclasses.field(default_factory=dict)
+    map_figures: list = dataclasses.field(default_factory=list)
+    other_figures: list = dataclasses.field(default_factory=list)
+    maps: list = dataclasses.field(default_factory=list)
+
+
+def read_run(run_dir) -> RunContents:
+    """Read what a run directory holds.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        Run directory.
+
+    Returns
+    -------
+    RunContents
+        Tables, figure and map paths, and the provenance record.
+
+    Raises
+    ------
+    MissingFileError
+        If ``run_dir`` does not exist.
+    DataError
+        If it is not a folder, or a table lacks the columns its section needs.
+    """
+    path = require_file(run_dir, "run directory")
+    if not path.is_dir():
+        raise DataError(f"Not a run directory (expected a folder): {path}")
+    figures = sorted((path / "figures").glob("*.png"))
+    return RunContents(
+        path=path,
+        record=_read_record(path / "run.json") or _read_sweep_manifest(path / "sweep.json"),
+        roi_scores=_read_table(path / "roi_scores.parquet"),
+        eeg_scores=_read_eeg_scores(path / "scores.parquet"),
+        captions=_read_table(path / "captions.parquet"),
+        decoding=_read_table(path / "decoding.parquet"),
+        top_images=_find_top_images(path),
+        map_figures=[p for p in figures if "_stat-" in p.name],
+        other_figures=[p for p in figures if "_stat-" not in p.name],
+        maps=sorted((path / "maps").glob("*.nii.gz")),
+    )
+
+
+def _read_record(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"Malformed run record {path}: {exc}") from exc
+    if not isinstance(record, dict):
+        raise DataError(f"Malformed run record {path}: expected a JSON object.")
+    return record
+
+
+def _read_sweep_manifest(path: Path) -> dict | None:
+    record = _read_record(path)
+    return None if record is None else {"command": "compare", **record}
+
+
+def _read_table(path: Path, columns=None) -> pd.DataFrame | None:
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_parquet(path, columns=columns)
+    except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
+        raise DataError(f"Unreadable table {path}: {exc}") from exc
+    missing = [c for c in REQUIRED.get(path.name, ()) if c not in table.columns]
+    if missing:
+        raise DataError(f"Table {path} lacks the columns {missing} (it has {list(table.columns)}).")
+    return table
+
+
+def _read_eeg_scores(path: Path) -> pd.DataFrame | None:
+    """Read ``scores.parquet`` only when it is time-resolved (voxel tables can be large)."""
+    if not path.is_file():
+        return None
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except (OSError, ValueError) as exc:
+        raise DataError(f"Unreadable table {path}: {exc}") from exc
+    if not all(c in names for c in EEG_COLUMNS):
+        return None
+    keep = [c for c in ("subject", "model", "layer") if c in names] + list(EEG_COLUMNS)
+    return _read_table(path, columns=keep)
+
+
+def _find_top_images(run_dir: Path) -> dict[str, list[Path]]:
+    """Find the top images per ROI: ``top_images/<roi>/*`` or ``top_images.parquet``."""
+    folder = run_dir / "top_images"
+    if folder.is_dir():
+        found = {}
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+            images = sorted(p for p in sub.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if images:
+                found[sub.name] = images
+        return found
+    table = _read_table(run_dir / "top_images.parquet")
+    if table is None:
+        return {}
+    if "rank" in table.columns:
+        table = table.sort_values("rank", kind="stable")
+    found = {}
+    for roi, path in zip(table["roi"].astype(str), table["path"].astype(str), strict=True):
+        image = Path(path)
+        found.setdefault(roi, []).append(image if image.is_absolute() else run_dir / image)
+    return found

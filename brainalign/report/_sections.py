@@ -1,0 +1,271 @@
+"""Sections of an encoding run: provenance, ROI table, voxel maps, layer sweep."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from brainalign.report import _plots
+from brainalign.report._items import Section, figure, pairs, table, varying, with_keys
+
+#: Map statistics drawn when the run has maps but no figures, in display order.
+MAP_STATS = ("r", "ncr2", "log10pfdr")
+#: run.json keys shown in the provenance block (the rest go under "other").
+_KNOWN_KEYS = ("command", "date", "versions", "parameters", "data", "seed", "warnings", "tasks")
+#: Figures a sweep draws itself (``brainalign compare``), shown in the sweep section.
+SWEEP_FIGURES = {
+    "layer_profiles.png": ("Layer profile per ROI.", "sweep-profiles"),
+    "model_roi_heatmap.png": ("Model × ROI: the best layer's score.", "sweep-heatmap"),
+}
+#: Most ROIs drawn as layer-profile panels.
+MAX_PROFILE_ROIS = 48
+
+
+def _first(params: dict, *names):
+    for name in names:
+        if params.get(name) not in (None, "", []):
+            return params[name]
+    return None
+
+
+def _from_tables(contents, column):
+    values = []
+    for frame in (contents.roi_scores, contents.eeg_scores, contents.captions):
+        if frame is not None and column in frame.columns:
+            values += [v for v in pd.unique(frame[column].astype(str)) if v not in values]
+    return values or None
+
+
+def provenance_section(contents) -> Section | None:
+    """Build the header from ``run.json``: what was run, on what data, with which versions.
+
+    Parameters
+    ----------
+    contents : RunContents
+        The run directory.
+
+    Returns
+    -------
+    Section or None
+        ``None`` when the run has no ``run.json``.
+    """
+    record = contents.record
+    if record is None:
+        return None
+    params = record.get("parameters") or {}
+    data = record.get("data") or {}
+    summary = {
+        "run directory": contents.path.name,
+        "command": record.get("command"),
+        "date": record.get("date"),
+        "dataset": _first(params, "dataset") or data.get("dataset"),
+        "subject": _first(params, "subject", "subjects") or _from_tables(contents, "subject"),
+        "model": _first(params, "model", "models") or _from_tables(contents, "model"),
+        "layer": _first(params, "layer", "layers") or _from_tables(contents, "layer"),
+        "seed": record.get("seed", params.get("seed")),
+    }
+    summary.update({k: v for k, v in data.items() if "sha" in k or "hash" in k})
+    tasks = record.get("tasks")
+    if isinstance(tasks, dict) and tasks:  # a sweep's manifest
+        states = pd.Series([str((t or {}).get("status")) for t in tasks.values()])
+        summary["tasks"] = ", ".join(f"{n} {state}" for state, n in states.value_counts().items())
+    section = Section("provenance", "Run", items=[pairs("Summary", summary)])
+    for key, caption in (("versions", "Versions"), ("parameters", "Parameters"), ("data", "Data")):
+        if isinstance(record.get(key), dict) and record[key]:
+            section.items.append(pairs(caption, record[key]))
+    other = {k: v for k, v in record.items() if k not in _KNOWN_KEYS}
+    if other:
+        text = json.dumps(other, indent=2, default=str)
+        section.items.append({"kind": "code", "caption": "Other records", "text": text})
+    return section
+
+
+def warnings_section(contents) -> Section | None:
+    """List the warnings collected during the run (``run.json``) and failed sweep tasks."""
+    record = contents.record or {}
+    entries = [str(w) for w in record.get("warnings") or []]
+    tasks = record.get("tasks")
+    for name, task in (tasks if isinstance(tasks, dict) else {}).items():
+        if isinstance(task, dict) and task.get("status") == "failed":
+            entries.append(f"Task {name} failed: {task.get('error', 'no error recorded')}")
+    if not entries:
+        return None
+    return Section("warnings", "Warnings", items=[{"kind": "list", "entries": entries}])
+
+
+def layer_order(record: dict | None, *frames) -> list[str]:
+    """Order layers by depth: the run's declared layers, then the others as they appear.
+
+    Parameters
+    ----------
+    record : dict or None
+        ``run.json``.
+    *frames : pandas.DataFrame
+        Tables with a ``layer`` column.
+
+    Returns
+    -------
+    list of str
+        Layer names.
+    """
+    params = (record or {}).get("parameters") or {}
+    declared = params.get("layers") or []  # not "layer": one fit's layer says nothing of depth
+    if isinstance(declared, str):
+        declared = declared.split(",")
+    if isinstance(declared, dict):  # a sweep: model -> its layers
+        declared = [layer for layers in declared.values() for layer in layers]
+    order = []
+    for layer in map(str, declared):
+        order += [] if layer in order else [layer]
+    for frame in frames:
+        if frame is not None and "layer" in frame.columns:
+            if "layer_index" in frame.columns:  # a sweep's depth order
+                frame = frame.sort_values("layer_index", kind="stable")
+            order += [la for la in pd.unique(frame["layer"].astype(str)) if la not in order]
+    return order
+
+
+def best_layer_rows(frame: pd.DataFrame, keys) -> pd.DataFrame:
+    """Keep, per group of ``keys``, the row with the highest ``mean_r`` (file order kept)."""
+    ranked = frame.assign(_score=frame["mean_r"].astype(float).fillna(-float("inf")))
+    ranked = ranked.sort_values("_score", ascending=False, kind="stable")
+    return ranked.drop_duplicates(list(keys)).sort_index().drop(columns="_score")
+
+
+def _in_file_order(rows: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """Sort rows by subject, model and ROI, each in the order they first appear in ``frame``."""
+    keys = ["subject", "model", "roi"]
+    ranks = {k: {v: i for i, v in enumerate(pd.unique(frame[k]))} for k in keys}
+    return rows.sort_values(keys, key=lambda col: col.map(ranks[col.name]), kind="stable")
+
+
+def roi_section(contents) -> Section | None:
+    """Build the ROI table: per (subject, model, ROI), the best layer's scores; sortable."""
+    if contents.roi_scores is None or contents.roi_scores.empty:
+        return None
+    frame = with_keys(contents.roi_scores)
+    several = varying(frame)
+    best = _in_file_order(best_layer_rows(frame, ["subject", "model", "roi"]), frame)
+    columns = [(c, c, 0) for c in ("subject", "model") if c in several]
+    columns += [("roi", "ROI", 0)]
+    if "layer" in several:
+        columns += [("layer", "best layer", 0)]
+    columns += [
+        ("mean_r", "mean r", 3),
+        ("median_r", "median r", 3),
+        ("mean_ncr2", "mean ncR² (%)", 1),
+        ("frac_significant", "fraction significant", 2),
+        ("n_targets", "targets", 0),
+    ]
+    intro = "Held-out scores per ROI. Click a column header to sort."
+    if "layer" in several:
+        intro += " Each row shows the layer with the highest mean r."
+    return Section("roi-table", "ROI scores", intro, items=[table(best, columns, "roi-scores")])
+
+
+def _map_sort_key(path: Path):
+    stat = path.name.split("_stat-")[-1].split("_")[0]
+    rank = MAP_STATS.index(stat) if stat in MAP_STATS else len(MAP_STATS)
+    return rank, path.name
+
+
+def _render_maps(contents) -> tuple[list, list]:
+    """Draw the run's maps into a temporary folder (the run directory is left alone)."""
+    from brainalign.maps import plot_run_maps
+
+    present = {p.name.split("_stat-")[-1][: -len(".nii.gz")] for p in contents.maps}
+    stats = [s for s in MAP_STATS if s in present] or sorted(present)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            os.symlink(contents.path.resolve() / "maps", Path(tmp) / "maps")
+        except OSError:  # no symbolic links here: copy the maps
+            shutil.copytree(contents.path / "maps", Path(tmp) / "maps")
+        paths = plot_run_maps(tmp, stats=stats)
+        if not paths:
+            return [], ["No map figures could be drawn (see the warnings of the report call)."]
+        items = [
+            figure(_plots.file_uri(p), p.name[: -len(".png")])
+            for p in sorted(paths, key=_map_sort_key)
+        ]
+    return items, []
+
+
+def maps_section(contents) -> Section | None:
+    """Show the voxel maps: the run's figures, or figures drawn from ``maps/*.nii.gz``."""
+    if contents.map_figures:
+        items = [
+            figure(_plots.file_uri(p), p.name[: -len(".png")])
+            for p in sorted(contents.map_figures, key=_map_sort_key)
+        ]
+        notes = []
+    elif contents.maps:
+        items, notes = _render_maps(contents)
+    else:
+        return None
+    intro = "Statistic maps of the held-out scores: axial slices and a glass brain per map."
+    return Section("maps", "Voxel maps", intro, notes=notes, items=items)
+
+
+def figures_section(contents) -> Section | None:
+    """Show the other figures (``figures/*.png``: not statistic maps, not sweep figures)."""
+    shown = [p for p in contents.other_figures if p.name not in SWEEP_FIGURES]
+    if not shown:
+        return None
+    items = [figure(_plots.file_uri(p), p.name[: -len(".png")]) for p in shown]
+    return Section("figures", "Other figures", items=items)
+
+
+def _sweep_figures(contents) -> dict:
+    """Return the sweep's own figures (``brainalign compare`` draws them), by element id."""
+    found = {p.name: p for p in contents.other_figures if p.name in SWEEP_FIGURES}
+    return {
+        fig_id: figure(_plots.file_uri(found[name]), caption, fig_id)
+        for name, (caption, fig_id) in SWEEP_FIGURES.items()
+        if name in found
+    }
+
+
+def _profiles_figure(mean, layers, rois, notes) -> dict:
+    drawn = rois[:MAX_PROFILE_ROIS]
+    if len(drawn) < len(rois):
+        notes.append(f"Layer profiles show the first {len(drawn)} of {len(rois)} ROIs.")
+    fig = _plots.layer_profiles(mean, layers, drawn)
+    return figure(_plots.figure_uri(fig), "Layer profile per ROI (mean r).", "sweep-profiles")
+
+
+def _heatmap_figure(mean, models, rois) -> dict:
+    fig = _plots.model_roi_heatmap(best_layer_rows(mean, ["model", "roi"]), models, rois)
+    caption = "Model × ROI: the best layer's mean r (cells name the layer)."
+    return figure(_plots.figure_uri(fig), caption, "sweep-heatmap")
+
+
+def sweep_section(contents) -> Section | None:
+    """Show layer profiles per ROI and the model x ROI heatmap of a sweep.
+
+    The sweep's own figures are shown when the run has them; the others are drawn.
+    """
+    if contents.roi_scores is None or contents.roi_scores.empty:
+        return None
+    frame = with_keys(contents.roi_scores)
+    several = varying(frame, ("model", "layer"))
+    if not several:
+        return None
+    mean = frame.groupby(["model", "layer", "roi"], sort=False)["mean_r"].mean().reset_index()
+    rois = list(pd.unique(mean["roi"]))
+    section = Section("sweep", "Layers and models")
+    n_subjects = frame["subject"].nunique()
+    if n_subjects > 1:
+        section.intro = f"Scores are averaged over {n_subjects} subjects."
+    own = _sweep_figures(contents)
+    if "layer" in several:
+        layers = layer_order(contents.record, contents.roi_scores)
+        item = own.get("sweep-profiles")
+        section.items.append(item or _profiles_figure(mean, layers, rois, section.notes))
+    models = list(pd.unique(mean["model"]))
+    section.items.append(own.get("sweep-heatmap") or _heatmap_figure(mean, models, rois))
+    return section

@@ -1,0 +1,161 @@
+"""Sweeps: the planted layer of every ROI, resume after a kill, Dask equals serial."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from brainalign.cli import main
+from brainalign.compare import best_layers, run_sweep
+from brainalign.exceptions import ParameterError
+
+MODEL = "torch:brainalign.data.sample:SampleNet@0"
+LAYERS = ["layer2", "layer4", "layer6"]
+
+
+def sweep_argv(root, out, *extra):
+    return [
+        "compare",
+        "--dataset",
+        "nsd",
+        "--root",
+        str(root),
+        "--subjects",
+        "1,2",
+        "--models",
+        MODEL,
+        "--layers",
+        ",".join(LAYERS),
+        "--cv",
+        "3",
+        "--permutations",
+        "20",
+        "--out",
+        str(out),
+        "-q",
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def serial_sweep(nsd_sample, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep") / "serial"
+    with pytest.warns(UserWarning, match="Dropped 4"):
+        assert main(sweep_argv(nsd_sample, out)) == 0
+    return out
+
+
+def test_sweep_recovers_the_planted_layer_of_every_roi(serial_sweep, ground_truth):
+    table = pd.read_parquet(serial_sweep / "roi_scores.parquet")
+    assert len(table.groupby(["subject", "layer"])) == 6
+    best = best_layers(table)
+    planted = {roi: t["layer"] for roi, t in ground_truth["rois"].items() if t["layer"]}
+    for subject in (1, 2):
+        found = best[best["subject"] == subject].set_index("roi")["best_layer"]
+        assert {roi: found[roi] for roi in planted} == planted
+    # the layer-number map agrees with the per-voxel table
+    scores = pd.read_parquet(serial_sweep / "scores.parquet")
+    img = nib.load(next((serial_sweep / "maps").glob("sub-01_*_stat-bestlayer.nii.gz")))
+    sub1 = scores[scores["subject"] == 1]
+    wide = sub1.pivot_table(index=["i", "j", "k"], columns="layer_index", values="r")
+    expected = wide.to_numpy().argmax(1) + 1
+    ijk = tuple(np.asarray(wide.index.tolist()).T)
+    np.testing.assert_array_equal(np.asarray(img.dataobj)[ijk], expected)
+    legend = json.loads(next((serial_sweep / "maps").glob("sub-01_*bestlayer.json")).read_text())
+    assert legend["values"] == {"1": "layer2", "2": "layer4", "3": "layer6"}
+    assert (serial_sweep / "figures" / "layer_profiles.png").stat().st_size > 10_000
+
+
+def finished_tasks(out):
+    found = []
+    for path in (out / "tasks").glob("*/run.json"):
+        try:
+            if "sweep_task" in json.loads(path.read_text()):
+                found.append(path)
+        except ValueError:
+            continue
+    return found
+
+
+def test_a_killed_sweep_resumes_to_the_same_table(serial_sweep, nsd_sample, tmp_path):
+    out = tmp_path / "killed"
+    code = (
+        f"from brainalign.cli import main; raise SystemExit(main({sweep_argv(nsd_sample, out)!r}))"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-W", "ignore", "-c", code],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 240
+    while len(finished_tasks(out)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    survivors = {p: p.stat().st_mtime_ns for p in finished_tasks(out)}
+    assert 2 <= len(survivors) < 6, "the sweep was not interrupted mid-way"
+    with pytest.warns(UserWarning, match="Dropped 4"):
+        assert main(sweep_argv(nsd_sample, out)) == 0
+    assert {p: p.stat().st_mtime_ns for p in survivors} == survivors  # not redone
+    for name in ("roi_scores", "scores"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(out / f"{name}.parquet"),
+            pd.read_parquet(serial_sweep / f"{name}.parquet"),
+        )
+    status = json.loads((out / "sweep.json").read_text())["tasks"]
+    assert len(status) == 6 and all(s["status"] == "done" for s in status.values())
+
+
+def test_two_dask_workers_give_the_serial_result(serial_sweep, nsd_sample, tmp_path):
+    out = tmp_path / "dask"
+    with pytest.warns(UserWarning, match="Dropped 4"):
+        assert main(sweep_argv(nsd_sample, out, "--workers", "2")) == 0
+    for name in ("roi_scores", "scores"):
+        dask_table = pd.read_parquet(out / f"{name}.parquet")
+        serial = pd.read_parquet(serial_sweep / f"{name}.parquet")
+        # same alphas and layers; float32 sums differ with the BLAS thread count
+        numeric = serial.select_dtypes("number").columns
+        pd.testing.assert_frame_equal(
+            dask_table.drop(columns=numeric), serial.drop(columns=numeric)
+        )
+        np.testing.assert_allclose(dask_table[numeric], serial[numeric], rtol=1e-3, atol=1e-4)
+    scores = pd.read_parquet(out / "scores.parquet")
+    np.testing.assert_array_equal(
+        scores["alpha"], pd.read_parquet(serial_sweep / "scores.parquet")["alpha"]
+    )
+
+
+def test_a_failing_task_is_reported_and_the_others_finish(nsd_sample, tmp_path, capsys):
+    out = tmp_path / "failing"
+    argv = ["compare", "--dataset", "nsd", "--root", str(nsd_sample), "--subjects", "1"]
+    argv += ["--models", f"{MODEL},torch:brainalign.no_such_module:Net", "--layers", "layer6"]
+    argv += ["--cv", "3", "--permutations", "5", "--out", str(out), "-q"]
+    with pytest.warns(UserWarning, match="Dropped 4"):
+        assert main(argv) == 1
+    status = json.loads((out / "sweep.json").read_text())["tasks"]
+    failed = {n: s for n, s in status.items() if s["status"] == "failed"}
+    assert len(status) == 2 and len(failed) == 1
+    (error,) = (s["error"] for s in failed.values())
+    assert "no_such_module" in error
+    table = pd.read_parquet(out / "roi_scores.parquet")
+    assert table["model"].str.startswith("torch:brainalign.data.sample:SampleNet").all()
+    assert "no_such_module" in capsys.readouterr().out
+
+
+def test_bad_sweep_options_are_refused(nsd_sample, tmp_path, capsys):
+    with pytest.raises(ParameterError, match="'workers'"):
+        run_sweep("nsd", nsd_sample, [1], [MODEL], ["layer6"], tmp_path / "a", workers=-1)
+    with pytest.raises(ParameterError, match="'layers'"):
+        run_sweep("nsd", nsd_sample, [1], [MODEL], {"other": ["x"]}, tmp_path / "b")
+    argv = sweep_argv(nsd_sample, tmp_path / "c")
+    argv[argv.index("1,2")] = "one,two"
+    assert main(argv) == 2
+    assert "'--subjects'" in capsys.readouterr().err
