@@ -25,6 +25,10 @@ demo: $(STAMP)
 	$(BIN)/brainalign fit --dataset nsd --root $(DEMO_DIR)/sample_nsd --subject 1 \
 	    --model torch:brainalign.data.sample:SampleNet@0 --layer layer6 \
 	    --out $(DEMO_DIR)/run_fit
+	$(BIN)/brainalign compare --dataset nsd --root $(DEMO_DIR)/sample_nsd --subjects 1,2 \
+	    --models torch:brainalign.data.sample:SampleNet@0 --layers layer2,layer4,layer6 \
+	    --workers 2 --out $(DEMO_DIR)/run_compare
+	$(BIN)/brainalign report $(DEMO_DIR)/run_compare
 	$(BIN)/brainalign report $(DEMO_DIR)/run_fit
 
 lint: $(STAMP)
@@ -39,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_nsd_loading.py
 	$(BIN)/python benchmarks/bench_features.py
 	$(BIN)/python benchmarks/bench_encoding.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache .ruff_cache

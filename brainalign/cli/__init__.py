@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
         group.add_argument(
             "-q", "--quiet", action="store_true", help="only errors; no progress bars"
         )
+        verb.add_argument(
+            "--config",
+            metavar="FILE",
+            help="options from a TOML file or a run's run.json (the command line wins)",
+        )
         module.add_arguments(verb)
         verb.set_defaults(run=module.run)
     return parser
@@ -72,11 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     int
         Exit status: 0 success, 1 data error, 2 usage error.
     """
+    from brainalign.cli._config import expand_config, record_config
     from brainalign.exceptions import DataError, ParameterError
 
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(expand_config(parser, argv))
+    except ParameterError as exc:  # a bad --config file
+        print(f"brainalign: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     logging.basicConfig(
@@ -84,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s: %(message)s",
     )
     try:
-        return args.run(args)
+        status = args.run(args)
+        record_config(args)
+        return status
     except (ParameterError, DataError, FileNotFoundError, OSError) as exc:
         if args.verbose:
             raise
