@@ -6,9 +6,16 @@ noise-ceiling-normalised R2, permutation p values with FDR. Writes RUN/scores.pa
 RUN/roi_scores.parquet, RUN/maps/*.nii.gz, RUN/figures/*.png (slices and glass
 brain), the weights (.npz) and RUN/run.json.
 
+EEG datasets with stimulus images (things-eeg2) fit every channel at every time point: the
+scores gain channel and time columns, the split-half noise ceiling comes from the
+repetitions, and RUN/figures holds topomaps at the peak latencies and r(t) per
+channel instead of brain maps.
+
 example:
   brainalign fit --dataset nsd --root sample_nsd --subject 1 \
       --model torch:brainalign.data.sample:SampleNet@0 --layer layer6 --out run_fit
+  brainalign fit --dataset things-eeg2 --root sample_eeg --subject 1 \
+      --model torch:brainalign.data.sample:SampleNet@0 --layer layer6 --out run_eeg
 """
 
 from __future__ import annotations
@@ -22,7 +29,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", required=True, metavar="SPEC", help="model spec")
     parser.add_argument("--layer", default="embedding", help="layer (default: embedding)")
     parser.add_argument(
-        "--roi", default="nsdgeneral", help="comma-separated ROI names to fit (default: nsdgeneral)"
+        "--roi",
+        default="auto",
+        help="comma-separated ROI (fMRI) or channel (EEG) names to fit (default: auto = "
+        "nsdgeneral for fMRI, every channel for EEG)",
     )
     parser.add_argument("--out", required=True, metavar="RUN", help="run directory")
     parser.add_argument("--pooling", default="auto")
@@ -36,7 +46,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     """Fit, write the run directory and print the ROI summary."""
     from brainalign.encoding import fit_subject
-    from brainalign.maps import plot_run_maps
+    from brainalign.maps import plot_run_maps, plot_run_topomaps
 
     result = fit_subject(
         args.dataset,
@@ -45,7 +55,7 @@ def run(args) -> int:
         args.model,
         args.out,
         layer=args.layer,
-        roi=args.roi.split(","),
+        roi=args.roi if args.roi == "auto" else args.roi.split(","),
         pooling=args.pooling,
         cv=args.cv,
         n_permutations=args.permutations,
@@ -54,7 +64,10 @@ def run(args) -> int:
         seed=args.seed,
         progress=not args.quiet,
     )
-    plot_run_maps(args.out)
+    if "channel" in result["scores"]:  # EEG: channels x times
+        plot_run_topomaps(args.out)
+    else:
+        plot_run_maps(args.out)
     rois = result["roi_scores"]
     print(
         rois[["roi", "n_targets", "mean_r", "mean_ncr2", "frac_significant"]].to_string(

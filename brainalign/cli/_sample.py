@@ -1,12 +1,17 @@
-"""Write the embedded sample dataset with its planted ground truth.
+"""Write an embedded sample dataset with its planted ground truth.
 
 The NSD sample has the exact NSD layout (design .mat, stim-info CSV, nsd_stimuli.hdf5,
 betas per session as NIfTI and HDF5, ROI volumes with ctab files, ncsnr, COCO-style
 captions) plus DIR/ground_truth.json and DIR/true_noise_ceiling.nii.gz.
+The THINGS-EEG2 sample has the preprocessed release layout
+(preprocessed_data/sub-XX/preprocessed_eeg_{training,test}.npy, image_set/ with
+image_metadata.npy and the JPEG images) plus DIR/ground_truth.json, whose "effects"
+list the channels and latency of each planted feature signal.
 A folder that already holds the same complete sample is reused.
 
 example:
   brainalign sample nsd --out sample_nsd --seed 0
+  brainalign sample things-eeg2 --out sample_eeg --seed 0
 """
 
 from __future__ import annotations
@@ -14,25 +19,35 @@ from __future__ import annotations
 
 def add_arguments(parser) -> None:
     """Add this verb's arguments."""
-    parser.add_argument("name", choices=["nsd"], help="which sample to write")
+    parser.add_argument("name", choices=["nsd", "things-eeg2"], help="which sample to write")
     parser.add_argument("--out", required=True, metavar="DIR", help="destination folder")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument(
-        "--sessions", type=int, default=4, help="sessions per subject, 750 trials each (default: 4)"
+        "--sessions",
+        type=int,
+        default=4,
+        help="NSD: sessions per subject, 750 trials each (default: 4)",
     )
     parser.add_argument("--subjects", type=int, default=2, help="number of subjects (default: 2)")
 
 
 def run(args) -> int:
     """Write the sample and print its path."""
-    from brainalign.data.sample import write_nsd_sample
+    if args.name == "things-eeg2":
+        from brainalign.data.sample import write_things_eeg2_sample
 
-    out = write_nsd_sample(
-        args.out,
-        seed=args.seed,
-        progress=not args.quiet,
-        n_sessions=args.sessions,
-        n_subjects=args.subjects,
-    )
+        out = write_things_eeg2_sample(
+            args.out, seed=args.seed, progress=not args.quiet, n_subjects=args.subjects
+        )
+    else:
+        from brainalign.data.sample import write_nsd_sample
+
+        out = write_nsd_sample(
+            args.out,
+            seed=args.seed,
+            progress=not args.quiet,
+            n_sessions=args.sessions,
+            n_subjects=args.subjects,
+        )
     print(out)
     return 0

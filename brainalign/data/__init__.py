@@ -1,6 +1,6 @@
 """Data layer: BrainData, spaces, stimulus stores and dataset adapters."""
 
-from brainalign.data import _generic, _nsd  # noqa: F401  (register the adapters)
+from brainalign.data import _generic, _mne, _nsd, _things_eeg2  # noqa: F401  (adapters)
 from brainalign.data._braindata import BrainData, noise_ceiling_from_ncsnr
 from brainalign.data._registry import (
     get_dataset,
@@ -8,16 +8,24 @@ from brainalign.data._registry import (
     load_dataset,
     register_dataset,
 )
+from brainalign.data._sensors import SensorSpace, crop_times, epochs_array, sensor_data
 from brainalign.data._space import VolumeSpace
 from brainalign.data._stimuli import NSDStimuli
+from brainalign.data._things_eeg2 import ThingsImages, load_pickled_dict
 
 __all__ = [
     "BrainData",
     "NSDStimuli",
+    "SensorSpace",
+    "ThingsImages",
     "VolumeSpace",
+    "crop_times",
+    "epochs_array",
     "get_dataset",
     "list_datasets",
     "load_dataset",
+    "load_pickled_dict",
     "noise_ceiling_from_ncsnr",
     "register_dataset",
+    "sensor_data",
 ]

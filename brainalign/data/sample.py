@@ -12,6 +12,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from brainalign.data._sample_eeg import (
+    EFFECTS,
+    THINGS_EEG2_CHANNELS,
+    EEGSampleConfig,
+    write_things_eeg2_sample,
+)
 from brainalign.data._sample_nsd import SampleConfig, write_nsd_sample
 from brainalign.data._samplenet import (
     PLANTED,
@@ -21,13 +27,17 @@ from brainalign.data._samplenet import (
 )
 
 __all__ = [
+    "EEGSampleConfig",
+    "EFFECTS",
     "PLANTED",
     "SAMPLE_MODEL_SPEC",
     "SampleConfig",
     "SampleNet",
+    "THINGS_EEG2_CHANNELS",
     "sample_layer_features",
     "sample_path",
     "write_nsd_sample",
+    "write_things_eeg2_sample",
 ]
 
 
@@ -38,7 +48,7 @@ def sample_path(name: str = "nsd", seed: int = 0, progress: bool = False) -> Pat
 
     Parameters
     ----------
-    name : {"nsd"}
+    name : {"nsd", "things-eeg2"}
         Which sample.
     seed : int
         Sample seed.
@@ -52,6 +62,7 @@ def sample_path(name: str = "nsd", seed: int = 0, progress: bool = False) -> Pat
     """
     from brainalign._utils import check_option
 
-    check_option("name", name, ["nsd"])
+    check_option("name", name, ["nsd", "things-eeg2"])
     cache = Path(os.environ.get("BRAINALIGN_DATA", Path.home() / ".cache" / "brainalign"))
-    return write_nsd_sample(cache / f"sample-{name}-seed{seed}", seed=seed, progress=progress)
+    writer = write_nsd_sample if name == "nsd" else write_things_eeg2_sample
+    return writer(cache / f"sample-{name}-seed{seed}", seed=seed, progress=progress)

@@ -25,14 +25,26 @@ from brainalign.encoding._scores import (
     permutation_test,
     r2_per_target,
 )
+from brainalign.encoding._time_resolved import (
+    TimeResolvedEncoding,
+    chance_band,
+    classify_over_time,
+    decode_over_time,
+    temporal_generalization,
+    time_resolved_encoding,
+)
 
 __all__ = [
     "DEFAULT_ALPHAS",
     "BandedEncodingModel",
     "DecodingModel",
     "EncodingModel",
+    "TimeResolvedEncoding",
     "caption_retrieval_scores",
+    "chance_band",
+    "classify_over_time",
     "cosine_similarity",
+    "decode_over_time",
     "decode_rois",
     "decode_subject",
     "decoding_scores",
@@ -50,4 +62,6 @@ __all__ = [
     "roi_table",
     "score_table",
     "split_half_ncsnr",
+    "temporal_generalization",
+    "time_resolved_encoding",
 ]

@@ -37,7 +37,7 @@ def fit_subject(
     model,
     out,
     layer="embedding",
-    roi="nsdgeneral",
+    roi="auto",
     pooling="auto",
     alphas=None,
     cv=5,
@@ -65,7 +65,9 @@ def fit_subject(
     layer : str
         Layer to fit (default: the final embedding).
     roi : str, sequence of str or None
-        Voxels to fit (default: ``nsdgeneral``).
+        Targets to fit: ROI names for fMRI, channel names for EEG. ``"auto"``:
+        ``nsdgeneral`` for fMRI, every channel for EEG (sensor datasets, whose
+        scores gain ``channel`` and ``time`` columns).
     pooling : str
         Feature pooling.
     alphas : sequence of float, optional
@@ -92,6 +94,7 @@ def fit_subject(
     from brainalign.features import get_extractor
 
     check_fit_inputs(layer, n_permutations)
+    roi = _default_roi(dataset, root, roi)
     out = Path(out)
     params = {
         "dataset": dataset,
@@ -165,16 +168,21 @@ def score_table(test, pred, alphas, n_permutations, seed) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``target, roi, i, j, k, r, r2, nc, ncr2, alpha, p, p_fdr``.
+        ``target, roi, i, j, k, r, r2, nc, ncr2, alpha, p, p_fdr`` (EEG:
+        ``channel, time`` in place of ``i, j, k``).
     """
     r = pearson_r(test.responses, pred)
     nc = test.noise_ceiling()
     nc = np.full(test.n_targets, np.nan) if nc is None else nc
     p, p_fdr = permutation_test(test.responses, pred, n_permutations=n_permutations, seed=seed)
     table = pd.DataFrame({"target": np.arange(test.n_targets), "roi": voxel_rois(test)})
-    if test.space is not None:
+    kind = getattr(test.space, "kind", None)
+    if kind == "volume":
         for axis, name in enumerate("ijk"):
             table[name] = test.space.ijk[:, axis]
+    elif kind == "sensors":  # EEG: channel x time targets
+        table["channel"] = test.space.column_channels.astype(str)
+        table["time"] = test.space.column_times
     table["r"] = r
     table["r2"] = r2_per_target(test.responses, pred)
     table["nc"] = nc
@@ -254,7 +262,8 @@ def write_run(out: Path, test, scores, rois, est, params, caught, model_spec, la
         with atomic_path(out / f"{name}.parquet") as tmp:
             table.to_parquet(tmp, index=False)
         paths[name] = out / f"{name}.parquet"
-    if test.space is not None:
+    volume = getattr(test.space, "kind", None) == "volume"
+    if volume:
         values = {
             "r": scores["r"],
             "r2": scores["r2"],
@@ -277,11 +286,29 @@ def write_run(out: Path, test, scores, rois, est, params, caught, model_spec, la
             mean=est.mean_,
             scale=est.scale_,
             best_alphas=est.best_alphas_,
-            ijk=test.space.ijk if test.space is not None else np.empty((0, 3)),
+            ijk=test.space.ijk if volume else np.empty((0, 3)),
+            **_sensor_columns(test),
         )
     paths["weights"] = weights
     paths["run"] = write_json_atomic(out / "run.json", provenance(params, caught, test))
     return paths
+
+
+def _sensor_columns(data) -> dict:
+    """Channel and time of each target, for the weights file of an EEG run."""
+    if getattr(data.space, "kind", None) != "sensors":
+        return {}
+    return {"channel": data.space.column_channels.astype(str), "time": data.space.column_times}
+
+
+def _default_roi(dataset, root, roi):
+    """Resolve ``roi="auto"``: every channel for EEG datasets, nsdgeneral otherwise."""
+    if roi == "auto" or (not isinstance(roi, str) and roi is not None and list(roi) == ["auto"]):
+        from brainalign.data import get_dataset
+
+        eeg = getattr(get_dataset(dataset, root), "modality", None) == "eeg"
+        return None if eeg else "nsdgeneral"
+    return roi
 
 
 def provenance(params: dict, caught, data, command: str = "fit") -> dict:

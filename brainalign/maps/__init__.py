@@ -1,5 +1,17 @@
 """Maps layer: figures (and later surfaces) of statistic maps."""
 
 from brainalign.maps._figures import plot_run_maps
+from brainalign.maps._topomaps import (
+    peak_times,
+    plot_run_topomaps,
+    plot_time_courses,
+    plot_topomaps,
+)
 
-__all__ = ["plot_run_maps"]
+__all__ = [
+    "peak_times",
+    "plot_run_maps",
+    "plot_run_topomaps",
+    "plot_time_courses",
+    "plot_topomaps",
+]

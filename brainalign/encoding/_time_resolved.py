@@ -1,0 +1,512 @@
+"""Time-resolved encoding and decoding of sensor data (EEG/MEG: channels x times).
+
+Encoding fits one ridge from model features to every channel x time cell at once
+(one alpha per cell), so r(t) per channel, the split-half noise ceiling and the
+normalised scores come from the same machinery as voxelwise fMRI encoding.
+
+Decoding goes the other way: the channels at one time point (or a sliding window of
+time points) are regressed onto a model embedding, and the predicted embedding
+identifies the seen stimulus among the candidates (zero-shot identification by
+cosine similarity; top-1 / top-5 / pairwise). Labels (e.g. face vs house) are
+classified over time with cross-validated scikit-learn classifiers, with an
+analytic chance band.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from brainalign._utils import check_option, check_positive_int
+from brainalign.data._sensors import check_sensor_space
+from brainalign.encoding._identification import identification_scores
+from brainalign.encoding._model import EncodingModel
+from brainalign.encoding._noise import split_half_ncsnr
+from brainalign.encoding._scores import noise_normalized_r2, pearson_r, r2_per_target
+from brainalign.exceptions import DataError, ParameterError
+
+#: Classifiers for :func:`classify_over_time`, by name.
+CLASSIFIERS = ("lda", "logistic")
+SCORINGS = ("roc_auc", "accuracy")
+
+
+# -- shared helpers -------------------------------------------------------------------
+def _feature_rows(features, ids, name="features") -> np.ndarray:
+    """Rows of ``features`` for stimulus ids (a FeatureSet joins by id)."""
+    if hasattr(features, "align"):
+        return np.asarray(features.align(ids), dtype=np.float32)
+    raise ParameterError(
+        f"Invalid value for {name!r}: expected a FeatureSet (rows joined by stimulus id); "
+        f"got {type(features).__name__}. Wrap an array as FeatureSet(array, stimulus_ids)."
+    )
+
+
+def _as_featureset(features, feature_ids):
+    """Accept a FeatureSet, or an array plus one stimulus id per row."""
+    if hasattr(features, "align"):
+        return features
+    from brainalign.features import FeatureSet
+
+    if feature_ids is None:
+        raise ParameterError(
+            "Invalid value for 'feature_ids': an array of features needs one stimulus id "
+            "per row (or pass a FeatureSet)."
+        )
+    return FeatureSet(np.asarray(features, dtype=np.float32), feature_ids)
+
+
+def _train_test(data, test_ids):
+    """Average repetitions and split by stimulus id (default: the canonical test set)."""
+    avg = data.average_repetitions()
+    return avg.split(test_ids)
+
+
+def _windows(space, window: int) -> list[tuple[np.ndarray, float, float, float]]:
+    """Columns of each sliding window: (columns, centre time, first time, last time)."""
+    window = check_positive_int("window", window)
+    per_time = space.time_columns()
+    present = [k for k, cols in enumerate(per_time) if cols.size]
+    if window > len(present):
+        raise ParameterError(
+            f"Invalid value for 'window': expected at most {len(present)} time points; "
+            f"got {window}."
+        )
+    out = []
+    for start in range(len(present) - window + 1):
+        ks = present[start : start + window]
+        cols = np.concatenate([per_time[k] for k in ks])
+        t = space.times[ks]
+        out.append((cols, float(t.mean()), float(t[0]), float(t[-1])))
+    return out
+
+
+# -- encoding -------------------------------------------------------------------------
+class TimeResolvedEncoding:
+    """Held-out scores of a time-resolved encoding model, on the channel x time grid.
+
+    Attributes
+    ----------
+    estimator : EncodingModel
+        The fitted model (one alpha per channel x time cell).
+    space : SensorSpace
+        Space of the scored columns.
+    r, r2, nc, ncr2, alpha : ndarray of shape (n_targets,)
+        Held-out Pearson r, R^2, noise ceiling (percent; NaN without repetitions),
+        noise-normalised R^2 and chosen alpha per column.
+    prediction : ndarray of shape (n_test, n_targets)
+        Predicted test responses.
+    test : BrainData
+        The averaged test responses.
+    """
+
+    def __init__(self, estimator, test, prediction, r, r2, nc, ncr2):
+        self.estimator = estimator
+        self.test = test
+        self.space = test.space
+        self.prediction = prediction
+        self.r, self.r2, self.nc, self.ncr2 = r, r2, nc, ncr2
+        self.alpha = np.asarray(estimator.best_alphas_)
+
+    def grid(self, stat: str = "r") -> np.ndarray:
+        """Return a statistic on the channel x time grid.
+
+        Parameters
+        ----------
+        stat : {"r", "r2", "nc", "ncr2", "alpha"}
+            Statistic.
+
+        Returns
+        -------
+        ndarray of shape (n_channels, n_times)
+            NaN where no column was scored.
+        """
+        check_option("stat", stat, ("r", "r2", "nc", "ncr2", "alpha"))
+        return self.space.to_array(np.asarray(getattr(self, stat), dtype=np.float64))
+
+    def peak_latencies(self, stat: str = "r") -> pd.DataFrame:
+        """Time of the maximum of a statistic per channel.
+
+        Parameters
+        ----------
+        stat : str
+            Statistic (see :meth:`grid`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``channel, time, value`` (one row per channel with columns).
+        """
+        grid = self.grid(stat)
+        rows = []
+        for c, name in enumerate(self.space.ch_names):
+            if np.isfinite(grid[c]).any():
+                k = int(np.nanargmax(grid[c]))
+                rows.append({"channel": name, "time": self.space.times[k], "value": grid[c, k]})
+        return pd.DataFrame(rows)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table: one row per channel x time cell.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``channel, time, r, r2, nc, ncr2, alpha``.
+        """
+        return pd.DataFrame(
+            {
+                "channel": self.space.column_channels.astype(str),
+                "time": self.space.column_times,
+                "r": self.r,
+                "r2": self.r2,
+                "nc": self.nc,
+                "ncr2": self.ncr2,
+                "alpha": self.alpha,
+            }
+        )
+
+    def __repr__(self) -> str:
+        k = int(np.nanargmax(self.r))
+        return (
+            f"TimeResolvedEncoding(n_channels={self.space.n_channels}, "
+            f"n_times={self.space.n_times}, peak r={self.r[k]:.3f} at "
+            f"{self.space.column_channels[k]} {self.space.column_times[k]:.3f} s)"
+        )
+
+
+def time_resolved_encoding(
+    data,
+    features,
+    test_ids=None,
+    feature_ids=None,
+    alphas=None,
+    cv=5,
+    backend="numpy",
+    n_targets_batch=None,
+) -> TimeResolvedEncoding:
+    """Fit features -> every channel at every time point; score on held-out stimuli.
+
+    One :class:`EncodingModel` (exact K-fold ridge, one alpha per target) covers all
+    channel x time targets. Repetitions are averaged after the split-half noise
+    ceiling is estimated from the single trials.
+
+    Parameters
+    ----------
+    data : BrainData
+        Sensor data (single trials or averages) with a
+        :class:`~brainalign.data.SensorSpace`.
+    features : FeatureSet or array-like of shape (n_stimuli, n_features)
+        Model features, joined to the data by stimulus id.
+    test_ids : array-like, optional
+        Held-out stimulus ids (default: the dataset's test set, e.g. the 200
+        THINGS-EEG2 test images).
+    feature_ids : array-like, optional
+        Stimulus id of each feature row, when ``features`` is an array.
+    alphas : sequence of float, optional
+        Ridge penalties (default: :data:`~brainalign.encoding.DEFAULT_ALPHAS`).
+    cv : int or splitter
+        Folds for alpha selection.
+    backend : {"numpy", "torch", "torch_cuda"}
+        Where the ridge runs.
+    n_targets_batch : int, optional
+        Targets solved at once (bounds memory).
+
+    Returns
+    -------
+    TimeResolvedEncoding
+        Scores per channel x time (``grid("r")`` gives r(t) per channel).
+    """
+    check_sensor_space(data)
+    features = _as_featureset(features, feature_ids)
+    if data.ncsnr is None and len(np.unique(data.stimulus_ids)) < data.n_rows:
+        try:
+            data = data.with_ncsnr(split_half_ncsnr(data))
+        except DataError as exc:
+            warnings.warn(f"No noise ceiling: {exc}", UserWarning, stacklevel=2)
+    train, test = _train_test(data, test_ids)
+    est = EncodingModel(alphas=alphas, cv=cv, backend=backend, n_targets_batch=n_targets_batch)
+    est.fit(_feature_rows(features, train.stimulus_ids), train.responses)
+    pred = est.predict(_feature_rows(features, test.stimulus_ids))
+    r = pearson_r(test.responses, pred)
+    nc = test.noise_ceiling()
+    nc = np.full(test.n_targets, np.nan) if nc is None else nc
+    return TimeResolvedEncoding(
+        est, test, pred, r, r2_per_target(test.responses, pred), nc, noise_normalized_r2(r, nc)
+    )
+
+
+# -- decoding to a model embedding ----------------------------------------------------
+def decode_over_time(
+    data,
+    features,
+    test_ids=None,
+    feature_ids=None,
+    window=1,
+    whole_epoch=True,
+    alphas=None,
+    cv=5,
+    top_k=(1, 5),
+    backend="numpy",
+) -> pd.DataFrame:
+    """Decode a model embedding from EEG over time; identify the seen test stimulus.
+
+    At every time point (or sliding window of ``window`` time points), a ridge from
+    the channels to every embedding dimension is fitted on the training stimuli
+    (repetitions averaged); the predicted test embeddings identify their stimulus
+    among all test stimuli by cosine similarity (200-way on THINGS-EEG2).
+
+    Parameters
+    ----------
+    data : BrainData
+        Sensor data with a SensorSpace.
+    features : FeatureSet or array-like of shape (n_stimuli, n_dims)
+        Target embeddings (e.g. CLIP image embeddings), joined by stimulus id.
+    test_ids : array-like, optional
+        Held-out stimuli, also the candidate set (default: the dataset's test set).
+    feature_ids : array-like, optional
+        Stimulus id of each row, when ``features`` is an array.
+    window : int
+        Time points per sliding window (1: single time points).
+    whole_epoch : bool
+        Also decode from all channels x times at once (rows with ``scope="epoch"``).
+    alphas : sequence of float, optional
+        Ridge penalties.
+    cv : int or splitter
+        Folds for alpha selection.
+    top_k : sequence of int
+        Top-k accuracies to report.
+    backend : {"numpy", "torch", "torch_cuda"}
+        Where the ridge runs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (window, metric): ``scope`` (``"time"`` or ``"epoch"``),
+        ``time`` (window centre, s; NaN for the epoch), ``tmin``, ``tmax``,
+        ``metric`` (``top1``, ``top5``, ``pairwise``), ``value``, ``chance``,
+        ``n_candidates``.
+    """
+    space = check_sensor_space(data)
+    features = _as_featureset(features, feature_ids)
+    train, test = _train_test(data, test_ids)
+    y_train = _feature_rows(features, train.stimulus_ids)
+    y_test = _feature_rows(features, test.stimulus_ids)
+    jobs = [("time", cols, t, t0, t1) for cols, t, t0, t1 in _windows(space, window)]
+    if whole_epoch:
+        times = space.column_times
+        jobs.append(("epoch", np.arange(space.n_targets), np.nan, times.min(), times.max()))
+    rows = []
+    for scope, cols, t, t0, t1 in jobs:
+        est = EncodingModel(alphas=alphas, cv=cv, backend=backend)
+        est.fit(train.responses[:, cols], y_train)
+        scores = identification_scores(est.predict(test.responses[:, cols]), y_test, top_k)
+        for metric, (value, chance) in scores.items():
+            rows.append(
+                {
+                    "scope": scope,
+                    "time": t,
+                    "tmin": t0,
+                    "tmax": t1,
+                    "metric": metric,
+                    "value": value,
+                    "chance": chance,
+                    "n_candidates": test.n_rows,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def temporal_generalization(
+    data,
+    features,
+    test_ids=None,
+    feature_ids=None,
+    window=1,
+    metric="pairwise",
+    alphas=None,
+    cv=5,
+    backend="numpy",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train the embedding decoder at each time, test it at every time.
+
+    Parameters
+    ----------
+    data : BrainData
+        Sensor data with a SensorSpace.
+    features : FeatureSet or array-like
+        Target embeddings (see :func:`decode_over_time`).
+    test_ids, feature_ids, window, alphas, cv, backend
+        See :func:`decode_over_time`.
+    metric : {"pairwise", "top1", "top5"}
+        Identification metric in each cell.
+
+    Returns
+    -------
+    times : ndarray of shape (n_windows,)
+        Window centres (s).
+    scores : ndarray of shape (n_windows, n_windows)
+        ``scores[i, j]``: trained at ``times[i]``, tested at ``times[j]``.
+    """
+    check_option("metric", metric, ("pairwise", "top1", "top5"))
+    space = check_sensor_space(data)
+    features = _as_featureset(features, feature_ids)
+    train, test = _train_test(data, test_ids)
+    y_train = _feature_rows(features, train.stimulus_ids)
+    y_test = _feature_rows(features, test.stimulus_ids)
+    windows = _windows(space, window)
+    top_k = (int(metric[3:]),) if metric.startswith("top") else ()
+    out = np.empty((len(windows), len(windows)))
+    for i, (cols, *_) in enumerate(windows):
+        est = EncodingModel(alphas=alphas, cv=cv, backend=backend)
+        est.fit(train.responses[:, cols], y_train)
+        for j, (cols_j, *_) in enumerate(windows):
+            pred = est.predict(test.responses[:, cols_j])
+            out[i, j] = identification_scores(pred, y_test, top_k)[metric][0]
+    return np.array([w[1] for w in windows]), out
+
+
+# -- classification of a label over time ----------------------------------------------
+def _classifier(name: str):
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if name == "lda":
+        return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+
+def chance_band(labels, n_tests: int = 1, alpha: float = 0.05, scoring="roc_auc"):
+    """Chance level and a two-sided band of a cross-validated score under no effect.
+
+    ``roc_auc``: the Mann-Whitney null of the AUC over all out-of-fold decision
+    values, ``0.5 +/- z sqrt((n1 + n0 + 1) / (12 n1 n0))``. ``accuracy``: binomial
+    quantiles of the fraction correct with success probability equal to the
+    majority-class proportion. ``alpha`` is Bonferroni-corrected over ``n_tests``
+    (e.g. the number of time points).
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_trials,)
+        Class labels (two classes for ``roc_auc``).
+    n_tests : int
+        Number of scores tested together.
+    alpha : float
+        Family-wise error rate of the band.
+    scoring : {"roc_auc", "accuracy"}
+        Score.
+
+    Returns
+    -------
+    chance, low, high : float
+        Chance level and band limits.
+    """
+    from scipy import stats
+
+    check_option("scoring", scoring, SCORINGS)
+    _, counts = np.unique(np.asarray(labels), return_counts=True)
+    level = alpha / (2 * check_positive_int("n_tests", n_tests))
+    if scoring == "roc_auc":
+        if counts.size != 2:
+            raise DataError(f"ROC AUC needs two classes; got {counts.size}.")
+        n1, n0 = counts
+        sd = np.sqrt((n1 + n0 + 1) / (12.0 * n1 * n0))
+        z = stats.norm.isf(level)
+        return 0.5, 0.5 - z * sd, 0.5 + z * sd
+    n, p = counts.sum(), counts.max() / counts.sum()
+    low, high = stats.binom.ppf(level, n, p), stats.binom.isf(level, n, p)
+    return float(p), float(low / n), float(high / n)
+
+
+def classify_over_time(
+    data,
+    labels=None,
+    classifier="lda",
+    window=1,
+    cv=5,
+    scoring="roc_auc",
+    alpha=0.05,
+    random_state=0,
+) -> pd.DataFrame:
+    """Cross-validated classification of a trial label at every time point.
+
+    Parameters
+    ----------
+    data : BrainData
+        Single-trial sensor data.
+    labels : array-like of shape (n_rows,), optional
+        Label of each trial (default: the stimulus ids, e.g. ``"face"``/``"house"``
+        for the N170 recordings).
+    classifier : {"lda", "logistic"} or scikit-learn classifier
+        Shrinkage LDA (Ledoit-Wolf), standardised logistic regression, or any
+        classifier with ``decision_function``.
+    window : int
+        Time points per sliding window.
+    cv : int or splitter
+        Stratified K-fold (shuffled with ``random_state``) or a splitter.
+    scoring : {"roc_auc", "accuracy"}
+        Score of the pooled out-of-fold predictions.
+    alpha : float
+        Family-wise level of the chance band (Bonferroni over the windows).
+    random_state : int
+        Seed of the fold assignment.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per window: ``time``, ``tmin``, ``tmax``, ``score``, ``chance``,
+        ``chance_low``, ``chance_high``, ``n_trials``.
+    """
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold
+
+    space = check_sensor_space(data)
+    check_option("scoring", scoring, SCORINGS)
+    y = np.asarray(data.stimulus_ids if labels is None else labels)
+    if y.shape != (data.n_rows,):
+        raise ParameterError(
+            f"Invalid value for 'labels': expected one label per trial ({data.n_rows}); "
+            f"got shape {y.shape}."
+        )
+    if isinstance(classifier, str):
+        check_option("classifier", classifier, CLASSIFIERS)
+        classifier = _classifier(classifier)
+    splitter = (
+        StratifiedKFold(cv, shuffle=True, random_state=random_state) if isinstance(cv, int) else cv
+    )
+    folds = list(splitter.split(np.zeros(len(y)), y))
+    windows = _windows(space, window)
+    chance, low, high = chance_band(y, len(windows), alpha, scoring)
+    rows = []
+    for cols, t, t0, t1 in windows:
+        X = data.responses[:, cols]
+        out = np.empty(len(y), dtype=float if scoring == "roc_auc" else y.dtype)
+        for tr, te in folds:
+            est = clone(classifier).fit(X[tr], y[tr])
+            out[te] = est.decision_function(X[te]) if scoring == "roc_auc" else est.predict(X[te])
+        score = _score(y, out, scoring, est.classes_ if scoring == "roc_auc" else None)
+        rows.append(
+            {
+                "time": t,
+                "tmin": t0,
+                "tmax": t1,
+                "score": score,
+                "chance": chance,
+                "chance_low": low,
+                "chance_high": high,
+                "n_trials": len(y),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _score(y, out, scoring, classes) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    if scoring == "accuracy":
+        return float(np.mean(out == y))
+    if len(classes) != 2:
+        raise DataError(f"ROC AUC needs two classes; got {len(classes)}: {list(classes)}.")
+    return float(roc_auc_score(y == classes[1], out))
