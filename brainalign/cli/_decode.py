@@ -4,11 +4,12 @@ dataset -> one ridge decoder per ROI (and one on all loaded voxels) from respons
 to the model embedding of each image (--target image) or to the text embedding of
 its captions (--target caption, e.g. a sentence model) -> on the held-out images:
 Pearson r per embedding dimension, top-1/top-5 identification among the test
-images, 2-way identification, each with its chance level. When a caption bank in
-the same space exists (an open_clip model's "embedding", or --target caption), the
-nearest captions of each decoded embedding are retrieved and scored against the
-images' own captions. Writes RUN/decoding.parquet, RUN/retrieved_captions.parquet,
-RUN/decoded_embeddings.npz and RUN/run.json.
+images, 2-way identification, each with its chance level. EEG datasets are decoded
+over time (every time point, and the whole epoch; decoding.parquet gains `time`).
+When a caption bank in the same space exists (an open_clip model's "embedding",
+or --target caption), the nearest captions of each decoded embedding are retrieved
+and scored against the images' own captions. Writes RUN/decoding.parquet,
+RUN/retrieved_captions.parquet, RUN/decoded_embeddings.npz and RUN/run.json.
 
 example:
   brainalign decode --dataset nsd --root sample_nsd --subject 1 \
@@ -33,7 +34,10 @@ def add_arguments(parser) -> None:
         help="decode the model's image features or its embedding of the captions",
     )
     parser.add_argument(
-        "--roi", default="nsdgeneral", help="comma-separated ROIs to load (default: nsdgeneral)"
+        "--roi",
+        default="auto",
+        help="comma-separated ROIs (fMRI) or channels (EEG) to load (default: nsdgeneral, or "
+        "every channel)",
     )
     parser.add_argument(
         "--rois",
@@ -72,6 +76,10 @@ def run(args) -> int:
         progress=not args.quiet,
     )
     table = result["decoding"]
+    if "time" in table:  # EEG: the peak of each metric over time, and the whole epoch
+        _print_time_resolved(table)
+        print(f"run directory: {args.out}")
+        return 0
     wide = table.pivot(index="roi", columns="metric", values="value")
     chance = table.drop_duplicates("metric").set_index("metric")["chance"]
     wide.loc["(chance)"] = chance
@@ -83,3 +91,14 @@ def run(args) -> int:
             print(f"image {row.stimulus_id}: decoded {row.caption!r} (seen: {row.true_caption!r})")
     print(f"run directory: {args.out}")
     return 0
+
+
+def _print_time_resolved(table) -> None:
+    timed = table[table["scope"] == "time"]
+    peaks = timed.loc[timed.groupby("metric")["value"].idxmax()]
+    epoch = table[table["scope"] == "epoch"].set_index("metric")["value"]
+    for row in peaks.itertuples():
+        print(
+            f"{row.metric:>9}: peak {row.value:.3f} at {row.time * 1000:.0f} ms "
+            f"(chance {row.chance:.3f}); whole epoch {epoch.get(row.metric, float('nan')):.3f}"
+        )

@@ -33,7 +33,7 @@ def decode_subject(
     out,
     layer="embedding",
     target="image",
-    roi="nsdgeneral",
+    roi="auto",
     rois=None,
     pooling="auto",
     alphas=None,
@@ -66,10 +66,12 @@ def decode_subject(
         Decode the model's features of the images, or its text embedding of each
         image's captions (averaged over the captions of an image).
     roi : str, sequence of str or None
-        Voxels to load (default: ``nsdgeneral``).
+        Targets to load: ROI names for fMRI, channel names for EEG (``"auto"``:
+        ``nsdgeneral``, or every channel).
     rois : sequence of str, optional
-        ROIs decoded separately (default: every ROI label in the data); a decoder
-        on all loaded voxels (``"all"``) is always fitted.
+        fMRI: ROIs decoded separately (default: every ROI label in the data); a
+        decoder on all loaded voxels (``"all"``) is always fitted. EEG data is
+        decoded over time instead (every time point, and the whole epoch).
     pooling : str
         Feature pooling.
     alphas : sequence of float, optional
@@ -95,8 +97,10 @@ def decode_subject(
         and ``paths``.
     """
     from brainalign.data import load_dataset
+    from brainalign.encoding._run import _default_roi
 
     check_option("target", target, TARGETS)
+    roi = _default_roi(dataset, root, roi)
     out = Path(out)
     params = {
         "dataset": dataset,
@@ -124,11 +128,15 @@ def decode_subject(
             data = data.average_repetitions()
             train_ids = data.split()[0].stimulus_ids
             feats = space.embed(data, train_ids, pooling, cache_dir or out / "features", progress)
-            if rois is None:
-                rois = [n for n in data.roi_names() if n not in data.roi_columns]
-            est = DecodingModel(alphas=alphas, cv=cv, backend=backend)
-            result = decode_rois(data, feats, rois=rois, estimator=est, progress=progress)
-            captions = space.retrieve(data, result, n_captions, cache_dir or out / "features")
+            if _is_sensor(data):
+                result = _decode_eeg(data, feats, alphas, cv, backend)
+                captions = None
+            else:
+                if rois is None:
+                    rois = [n for n in data.roi_names() if n not in data.roi_columns]
+                est = DecodingModel(alphas=alphas, cv=cv, backend=backend)
+                result = decode_rois(data, feats, rois=rois, estimator=est, progress=progress)
+                captions = space.retrieve(data, result, n_captions, cache_dir or out / "features")
     finally:
         for w in caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -141,6 +149,21 @@ def decode_subject(
     paths = _write(out, table, captions, result, feats, params, caught, data)
     shown = None if captions is None else captions["table"]
     return {"decoding": table, "captions": shown, "paths": paths}
+
+
+def _is_sensor(data) -> bool:
+    from brainalign.data import SensorSpace
+
+    return isinstance(data.space, SensorSpace)
+
+
+def _decode_eeg(data, feats, alphas, cv, backend) -> dict:
+    """Time-resolved decoding and identification (EEG): one table, no ROI decoders."""
+    from brainalign.encoding._time_resolved import decode_over_time
+
+    table = decode_over_time(data, feats, alphas=alphas, cv=cv, backend=backend)
+    table.insert(0, "roi", np.where(table["scope"] == "epoch", "epoch", "all"))
+    return {"scores": table, "predictions": {}, "test_ids": data.split()[1].stimulus_ids}
 
 
 class _TargetSpace:
@@ -257,8 +280,11 @@ def _write(out, table, captions, result, feats, params, caught, data) -> dict:
     paths["predictions"] = out / "decoded_embeddings.npz"
     test_ids = result["test_ids"]
     arrays = {f"pred_{roi}": p for roi, p in result["predictions"].items()}
-    with atomic_path(paths["predictions"]) as tmp:
-        np.savez(tmp, stimulus_ids=test_ids, true=feats.align(test_ids), **arrays)
+    if arrays:  # (time-resolved EEG decoding keeps only its table)
+        with atomic_path(paths["predictions"]) as tmp:
+            np.savez(tmp, stimulus_ids=test_ids, true=feats.align(test_ids), **arrays)
+    else:
+        del paths["predictions"]
     record = provenance(params, caught, data, command="decode")
     paths["run"] = write_json_atomic(out / "run.json", record)
     return paths

@@ -261,3 +261,24 @@ def test_decode_cli_refuses_a_caption_target_without_a_text_tower(nsd_sample, tm
     argv += ["--model", "torch:brainalign.data.sample:SampleNet@0", "--target", "caption"]
     assert main([*argv, "--out", str(tmp_path / "run")]) == 2
     assert "'target'" in capsys.readouterr().err
+
+
+def test_decode_cli_on_eeg_decodes_over_time(tmp_path, capsys):
+    from brainalign.cli import main
+    from brainalign.data.sample import write_things_eeg2_sample
+
+    root = write_things_eeg2_sample(tmp_path / "things", seed=0)
+    truth = json.loads((root / "ground_truth.json").read_text())
+    layer6 = next(e for e in truth["effects"] if e["layer"] == "layer6")
+    out = tmp_path / "run"
+    argv = ["decode", "--dataset", "things-eeg2", "--root", str(root), "--subject", "1"]
+    argv += ["--model", truth["model"], "--layer", "layer6", "--out", str(out), "-q"]
+    assert main(argv) == 0
+    table = pd.read_parquet(out / "decoding.parquet")
+    pairwise = table[(table["metric"] == "pairwise") & (table["scope"] == "time")]
+    peak = pairwise.loc[pairwise["value"].idxmax()]
+    assert abs(peak["time"] - layer6["latency_s"]) <= 0.03 and peak["value"] > 0.55
+    before = pairwise[pairwise["time"] < 0]["value"]
+    assert before.between(0.44, 0.56).all()  # 200 candidates: chance 0.5 +- noise
+    assert (table.loc[table["metric"] == "top1", "chance"] == 1 / 200).all()
+    assert "pairwise: peak" in capsys.readouterr().out
