@@ -8,7 +8,9 @@ complete fit run under RUN/tasks/ (run.json last); rerunning the same command sk
 finished tasks, and a failed task is recorded in RUN/sweep.json without stopping the
 others. Writes RUN/roi_scores.parquet and RUN/scores.parquet (all tasks),
 RUN/best_layers.parquet, best-layer maps in RUN/maps/, and the layer profiles and
-model x ROI heatmap in RUN/figures/.
+model x ROI heatmap in RUN/figures/. With --rsa, each layer's RDM is compared with
+each ROI's RDM on the test images (RUN/rsa.parquet, with the noise ceiling across
+subjects and, with --bootstraps N, confidence intervals over stimuli).
 
 example:
   brainalign compare --dataset nsd --root sample_nsd --subjects 1,2 \
@@ -35,6 +37,16 @@ def add_arguments(parser) -> None:
         "--workers", type=int, default=0, help="local Dask workers (0: run in this process)"
     )
     where.add_argument("--scheduler", metavar="ADDR", help="address of a running Dask scheduler")
+    parser.add_argument(
+        "--rsa",
+        metavar="DISTANCE",
+        choices=["correlation", "euclidean", "sqeuclidean"],
+        help="also compare layer and ROI RDMs on the test images (writes RUN/rsa.parquet)",
+    )
+    parser.add_argument("--rsa-comparison", default="spearman", help="RDM comparison")
+    parser.add_argument(
+        "--bootstraps", type=int, default=0, help="bootstrap samples for RSA intervals"
+    )
     parser.add_argument("--pooling", default="auto")
     parser.add_argument("--cv", type=int, default=5, help="folds for alpha selection")
     parser.add_argument("--permutations", type=int, default=200)
@@ -58,6 +70,9 @@ def run(args) -> int:
         pooling=args.pooling,
         cv=args.cv,
         n_permutations=args.permutations,
+        rsa=args.rsa,
+        rsa_comparison=args.rsa_comparison,
+        n_bootstraps=args.bootstraps,
         workers=args.workers,
         scheduler=args.scheduler,
         device=args.device,

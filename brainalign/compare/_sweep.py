@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
+import logging
 import traceback
 import warnings
 from pathlib import Path
@@ -11,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brainalign._utils import atomic_path, get_logger, warn, write_json_atomic
+from brainalign._utils import atomic_path, check_option, get_logger, warn, write_json_atomic
+from brainalign.compare._rsa_compare import RDM_COMPARISONS
 from brainalign.exceptions import ParameterError
 
 logger = get_logger(__name__)
@@ -32,6 +35,9 @@ def run_sweep(
     alphas=None,
     cv=5,
     n_permutations=200,
+    rsa=None,
+    rsa_comparison="spearman",
+    n_bootstraps=0,
     workers=0,
     scheduler=None,
     device="cpu",
@@ -74,6 +80,13 @@ def run_sweep(
         Folds for alpha selection.
     n_permutations : int
         Permutations per target for p values.
+    rsa : {None, "correlation", "euclidean", "sqeuclidean"}
+        Also compare each layer's RDM with each ROI's RDM on the test images (this
+        dissimilarity); writes ``rsa.parquet`` with a noise ceiling across subjects.
+    rsa_comparison : str
+        RDM comparison (``spearman``, ``tau_a``, ``pearson``... see ``RDM_COMPARISONS``).
+    n_bootstraps : int
+        Bootstrap samples over stimuli for RSA confidence intervals (0: none).
     workers : int
         0: run the tasks one after the other in this process; N >= 1: a Dask
         ``LocalCluster`` of N single-threaded worker processes.
@@ -96,6 +109,12 @@ def run_sweep(
     """
     plan = _plan(dataset, root, subjects, models, layers, out, locals())
     out = plan["out"]
+    if rsa is not None:
+        from brainalign.compare._rsa import RDM_METHODS
+
+        check_option("rsa", rsa, [m for m in RDM_METHODS if m != "crossnobis"])
+        check_option("rsa_comparison", rsa_comparison, RDM_COMPARISONS)
+    plan["options"]["rsa"] = rsa
     cache = Path(cache_dir) if cache_dir else out / "features"
     todo = [t for t in plan["tasks"] if not _finished(t, plan["options"])]
     logger.info(
@@ -106,12 +125,30 @@ def run_sweep(
     )
     status = {t["name"]: {"status": "done"} for t in plan["tasks"] if t not in todo}
     manifest = out / "sweep.json"
-    record = {"parameters": plan["parameters"], "tasks": status}
+    record = {
+        "command": "compare",
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "parameters": plan["parameters"],
+        "tasks": status,
+    }
     write_json_atomic(manifest, record)
     if todo:
         with _executor(workers, scheduler) as ex:
             _submit_all(ex, todo, plan, cache, device, backend, status, record, manifest, progress)
     return collect_sweep(out)
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("brainalign", "numpy", "scikit-learn", "torch", "dask", "distributed"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
 
 
 def _plan(dataset, root, subjects, models, layers, out, options) -> dict:
@@ -144,6 +181,11 @@ def _plan(dataset, root, subjects, models, layers, out, options) -> dict:
         for s in subjects
     ]
     parameters = {**params, "subjects": subjects, "models": models, "layers": by_model}
+    parameters.update(
+        rsa=options["rsa"],
+        rsa_comparison=options["rsa_comparison"],
+        n_bootstraps=int(options["n_bootstraps"]),
+    )
     return {"out": out, "tasks": tasks, "options": params, "parameters": parameters}
 
 
@@ -169,6 +211,9 @@ def _finished(task, options) -> bool:
     path = task["dir"] / "run.json"
     if not path.exists():
         return False
+    rdm = task["dir"].parent.parent / "rsa" / f"{task['name']}_features.npz"
+    if options.get("rsa") and not rdm.exists():
+        return False
     try:
         done = json.loads(path.read_text())["sweep_task"]
     except (ValueError, KeyError):
@@ -177,12 +222,9 @@ def _finished(task, options) -> bool:
 
 
 def _task_record(task, options) -> dict:
-    return json.loads(
-        json.dumps(
-            {**options, "subject": task["subject"], "model": task["model"], "layer": task["layer"]},
-            default=str,
-        )
-    )
+    record = {k: options[k] for k in _TASK_OPTIONS}
+    record.update(subject=task["subject"], model=task["model"], layer=task["layer"])
+    return json.loads(json.dumps(record, default=str))
 
 
 class _Serial:
@@ -219,6 +261,8 @@ class _Dask:
     def __enter__(self):
         from dask.distributed import Client, LocalCluster
 
+        if not logger.isEnabledFor(logging.DEBUG):  # Dask's own INFO lines only with -v
+            logging.getLogger("distributed").setLevel(logging.WARNING)
         if self.scheduler:
             self.cluster = None
             self.client = Client(self.scheduler)
@@ -391,6 +435,10 @@ def fit_task(task, loaded, features, options, backend) -> str:
     for name, value in (("layer", task["layer"]), ("model", spec), ("subject", task["subject"])):
         scores.insert(0, name, value)
     rois = roi_table(scores, test)
+    if options.get("rsa"):
+        from brainalign.compare._sweep_rsa import write_task_rdms
+
+        write_task_rdms(task["dir"].parent.parent, task, test, fs, test.roi_names(), options)
     params = {**options, "subject": task["subject"], "model": task["model"], "layer": task["layer"]}
     notes = [*loaded["warnings"], *(str(w.message) for w in caught)]
     task["dir"].mkdir(parents=True, exist_ok=True)
@@ -465,6 +513,8 @@ def collect_sweep(out) -> dict:
         best_layers(roi_scores).to_parquet(tmp, index=False)
     paths.update(_best_maps(out, all_scores, parameters, sorted(done)))
     paths.update(_figures(out, roi_scores))
+    if parameters.get("rsa"):
+        paths["rsa"] = _write_rsa(out, parameters, sorted(done))
     return {"roi_scores": roi_scores, "scores": all_scores, "failed": failed, "paths": paths}
 
 
@@ -532,6 +582,25 @@ def _figures(out, roi_scores) -> dict:
     plot_layer_profiles(roi_scores, path=paths["layer_profiles"])
     plot_model_roi_heatmap(roi_scores, path=paths["model_roi_heatmap"])
     return paths
+
+
+def _write_rsa(out, parameters, done) -> Path:
+    from brainalign.compare._sweep_rsa import rsa_table
+
+    tasks = []
+    for name in done:
+        run = json.loads((out / "tasks" / name / "run.json").read_text())["parameters"]
+        tasks.append({"name": name, **{k: run[k] for k in ("subject", "model", "layer")}})
+    table = rsa_table(
+        out,
+        tasks,
+        n_bootstraps=parameters["n_bootstraps"],
+        comparison=parameters["rsa_comparison"],
+        seed=parameters["seed"],
+    )
+    with atomic_path(out / "rsa.parquet") as tmp:
+        table.to_parquet(tmp, index=False)
+    return out / "rsa.parquet"
 
 
 def _task_model(out, name) -> str:

@@ -48,7 +48,7 @@ def sweep_argv(root, out, *extra):
 def serial_sweep(nsd_sample, tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep") / "serial"
     with pytest.warns(UserWarning, match="Dropped 4"):
-        assert main(sweep_argv(nsd_sample, out)) == 0
+        assert main(sweep_argv(nsd_sample, out, "--rsa", "correlation", "--bootstraps", "20")) == 0
     return out
 
 
@@ -71,6 +71,31 @@ def test_sweep_recovers_the_planted_layer_of_every_roi(serial_sweep, ground_trut
     legend = json.loads(next((serial_sweep / "maps").glob("sub-01_*bestlayer.json")).read_text())
     assert legend["values"] == {"1": "layer2", "2": "layer4", "3": "layer6"}
     assert (serial_sweep / "figures" / "layer_profiles.png").stat().st_size > 10_000
+
+
+def test_rsa_finds_the_planted_layers_and_equals_a_direct_computation(
+    serial_sweep, nsd_sample, ground_truth
+):
+    from brainalign import get_extractor, load_dataset
+    from brainalign.compare import compare_rdms, compute_rdm
+
+    rsa = pd.read_parquet(serial_sweep / "rsa.parquet")
+    best = rsa.loc[rsa.groupby("roi")["value"].idxmax()].set_index("roi")["layer"]
+    planted = {roi: t["layer"] for roi, t in ground_truth["rois"].items() if t["layer"]}
+    assert {roi: best[roi] for roi in planted} == planted
+    assert (rsa["nc_lower"] <= rsa["nc_upper"]).all()
+    assert ((rsa["value_low"] <= rsa["value"]) & (rsa["value"] <= rsa["value_high"])).all()
+    # one cell by hand: FFA-1 x layer6, mean Spearman over the two subjects
+    extractor = get_extractor(MODEL)
+    values = []
+    for subject in (1, 2):
+        data = load_dataset("nsd", root=nsd_sample, subject=subject, roi="FFA-1", progress=False)
+        test = data.average_repetitions().split()[1]
+        feats = extractor.extract(test.stimuli, ids=test.stimulus_ids, layers=["layer6"])
+        layer = compute_rdm(feats["layer6"].features, test.stimulus_ids)
+        values.append(compare_rdms(layer, compute_rdm(test.responses, test.stimulus_ids)))
+    cell = rsa[(rsa["roi"] == "FFA-1") & (rsa["layer"] == "layer6")]["value"].item()
+    assert cell == pytest.approx(np.mean(values), abs=1e-6)
 
 
 def finished_tasks(out):
