@@ -285,6 +285,6 @@ def _write(out, table, captions, result, feats, params, caught, data) -> dict:
             np.savez(tmp, stimulus_ids=test_ids, true=feats.align(test_ids), **arrays)
     else:
         del paths["predictions"]
-    record = provenance(params, caught, data, command="decode")
+    record = provenance(params, caught, data.split()[1], command="decode")
     paths["run"] = write_json_atomic(out / "run.json", record)
     return paths

@@ -11,6 +11,10 @@ Files read (each optional; the report shows a section only for what is there):
 * ``captions.parquet``: ``subject, model, layer, unit, unit_kind, method, caption, keywords,
   score, shuffled_score``;
 * ``decoding.parquet``: ``metric, value`` and optionally ``roi, chance, time``;
+* ``retrieved_captions.parquet`` (decode): ``stimulus_id, rank, caption, similarity``
+  and optionally ``own, true_caption``;
+* ``rsa.parquet`` (compare --rsa): ``model, layer, roi, value`` and optionally the
+  interval and noise-ceiling columns;
 * top images per ROI: ``top_images/<roi>/*.png`` (or ``.jpg``), ranked by file name, or
   ``top_images.parquet`` with ``roi, path`` (and optionally ``rank``); relative paths are
   relative to the run directory.
@@ -35,6 +39,8 @@ REQUIRED = {
     "captions.parquet": ("unit", "caption"),
     "decoding.parquet": ("metric", "value"),
     "top_images.parquet": ("roi", "path"),
+    "retrieved_captions.parquet": ("stimulus_id", "rank", "caption"),
+    "rsa.parquet": ("model", "layer", "roi", "value"),
 }
 #: Columns of ``scores.parquet`` that make a run time-resolved (EEG).
 EEG_COLUMNS = ("channel", "time", "r")
@@ -50,6 +56,8 @@ class RunContents:
     eeg_scores: pd.DataFrame | None = None
     captions: pd.DataFrame | None = None
     decoding: pd.DataFrame | None = None
+    retrieved_captions: pd.DataFrame | None = None
+    rsa: pd.DataFrame | None = None
     top_images: dict = dataclasses.field(default_factory=dict)
     map_figures: list = dataclasses.field(default_factory=list)
     other_figures: list = dataclasses.field(default_factory=list)
@@ -87,6 +95,8 @@ def read_run(run_dir) -> RunContents:
         eeg_scores=_read_eeg_scores(path / "scores.parquet"),
         captions=_read_table(path / "captions.parquet"),
         decoding=_read_table(path / "decoding.parquet"),
+        retrieved_captions=_read_table(path / "retrieved_captions.parquet"),
+        rsa=_read_table(path / "rsa.parquet"),
         top_images=_find_top_images(path),
         map_figures=[p for p in figures if "_stat-" in p.name],
         other_figures=[p for p in figures if "_stat-" not in p.name],

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from brainalign._utils import atomic_path, get_logger
 from brainalign.exceptions import DataError
-from brainalign.report import _captions, _sections, _timeseries
+from brainalign.report import _captions, _rsa, _sections, _timeseries
 from brainalign.report._contents import read_run
 
 logger = get_logger(__name__)
@@ -21,10 +21,12 @@ SECTION_BUILDERS = (
     _sections.warnings_section,
     _sections.roi_section,
     _sections.sweep_section,
+    _rsa.rsa_section,
     _sections.maps_section,
     _captions.captions_section,
     _captions.top_images_section,
     _timeseries.decoding_section,
+    _rsa.retrieved_captions_section,
     _timeseries.eeg_section,
     _sections.figures_section,
 )

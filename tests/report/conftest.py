@@ -136,6 +136,32 @@ class RunBuilder:
         frame.to_parquet(self.path / "decoding.parquet", index=False)
         return frame
 
+    def rsa(self, layers=LAYERS, rois=("FFA-1", "V1v"), best=None):
+        best = best or {"FFA-1": layers[-1], "V1v": layers[0]}
+        rows = [
+            (MODELS[0], layer, roi, 0.4 if best[roi] == layer else 0.1, 0.05, 0.6, 0.8)
+            for layer in layers
+            for roi in rois
+        ]
+        columns = ["model", "layer", "roi", "value", "value_low", "nc_lower", "nc_upper"]
+        frame = pd.DataFrame(rows, columns=columns).assign(value_high=0.5, comparison="spearman")
+        frame.to_parquet(self.path / "rsa.parquet", index=False)
+        return frame
+
+    def retrieved_captions(self, caption=EVIL):
+        frame = pd.DataFrame(
+            {
+                "stimulus_id": [7, 7, 9],
+                "rank": [1, 2, 1],
+                "caption": [caption, "a house", "two red circles"],
+                "similarity": [0.9, 0.8, 0.7],
+                "own": [True, False, False],
+                "true_caption": ["a face", "a face", "a blue square"],
+            }
+        )
+        frame.to_parquet(self.path / "retrieved_captions.parquet", index=False)
+        return frame
+
     def eeg_scores(self, channels=("O1", "Oz", "O2", "Pz", "Cz", "Fz", "XYZ1"), peak=0.17):
         times = np.round(np.arange(-0.1, 0.5, 0.01), 3)
         rows = []

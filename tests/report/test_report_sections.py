@@ -42,6 +42,8 @@ ALL_SECTIONS = {
         (lambda b: b.decoding(), {"decoding"}, {"decoding-bars"}),
         (lambda b: b.decoding(timed=True), {"decoding"}, {"decoding-time"}),
         (lambda b: b.eeg_scores(), {"eeg"}, {"eeg-curves", "eeg-topomaps"}),
+        (lambda b: b.rsa(), {"rsa"}, {"rsa-heatmap"}),
+        (lambda b: b.retrieved_captions(), {"retrieved-captions"}, set()),
         (lambda b: b.figure("rdm_layer6.png"), {"figures"}, set()),
         (lambda b: b.figure("sub-01_model-M_layer-L_stat-r_glass.png"), {"maps"}, set()),
     ],
@@ -51,7 +53,7 @@ def test_sections_appear_only_with_their_data(builder, render, fill, sections, f
     _, page = render(builder.path)
     assert set(page.sections) == sections
     figure_ids = {"sweep-profiles", "sweep-heatmap", "decoding-bars", "decoding-time"}
-    figure_ids |= {"eeg-curves", "eeg-topomaps"}
+    figure_ids |= {"eeg-curves", "eeg-topomaps", "rsa-heatmap"}
     assert page.ids & figure_ids == figures
     assert all(src.startswith("data:image/png;base64,") for src in page.srcs)
 
@@ -395,3 +397,20 @@ def test_decoding_without_roi_column(builder, render):
         }
     ]
     assert page.rows("decoding-peaks")[0]["peak time (s)"] == "0.100"
+
+
+def test_rsa_table_names_the_best_layer_of_each_roi(builder, render):
+    builder.rsa()
+    _, page = render(builder.path)
+    rows = {r["ROI"]: r for r in page.rows("rsa-table")}
+    assert rows["FFA-1"]["best layer"] == LAYERS[-1] and rows["V1v"]["best layer"] == LAYERS[0]
+    assert rows["FFA-1"]["RDM similarity"] == "0.400"
+
+
+def test_retrieved_captions_show_the_first_rank_as_text(builder, render):
+    builder.retrieved_captions()
+    html, page = render(builder.path)
+    rows = page.rows("retrieved-captions-table")
+    assert [r["image"] for r in rows] == ["7", "9"]  # rank 1 of each image only
+    assert rows[0]["decoded caption"] == builder.EVIL
+    assert page.scripts == 1 and "<script>window" not in html
