@@ -28,6 +28,7 @@ demo: $(STAMP)
 	$(BIN)/brainalign compare --dataset nsd --root $(DEMO_DIR)/sample_nsd --subjects 1,2 \
 	    --models torch:brainalign.data.sample:SampleNet@0 --layers layer2,layer4,layer6 \
 	    --workers 2 --out $(DEMO_DIR)/run_compare
+	$(BIN)/brainalign caption $(DEMO_DIR)/run_fit
 	$(BIN)/brainalign report $(DEMO_DIR)/run_compare
 	$(BIN)/brainalign report $(DEMO_DIR)/run_fit
 

@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from brainalign.cli import _compare, _decode, _extract, _fit, _info, _report, _sample
+from brainalign.cli import _caption, _compare, _decode, _extract, _fit, _info, _report, _sample
 
 _VERBS = {
     "sample": _sample,
@@ -19,6 +19,7 @@ _VERBS = {
     "fit": _fit,
     "compare": _compare,
     "decode": _decode,
+    "caption": _caption,
     "report": _report,
 }
 

@@ -191,7 +191,7 @@ def _plan(dataset, root, subjects, models, layers, out, options) -> dict:
 
 def task_name(subject, model, layer) -> str:
     """Folder name of one task: ``sub-01_model-<m>_layer-<l>`` plus a short hash."""
-    clean = "".join(c if c.isalnum() else "" for c in model.split("@")[0].split(":")[-1])
+    clean = _clean_model(model)
     digest = hashlib.sha256(f"{model}\x1f{layer}".encode()).hexdigest()[:8]
     lay = "".join(c if c.isalnum() else "" for c in layer)
     return f"sub-{int(subject):02d}_model-{clean}_layer-{lay}_{digest}"
@@ -301,7 +301,8 @@ def _submit_all(ex, todo, plan, cache, device, backend, status, record, manifest
     ids = {s: ex.submit(_stimuli_of, loads[s]) for s in subjects}
     features = {}
     for m in models:
-        layers = sorted({t["layer"] for t in todo if t["model"] == m})
+        # a combination "a+b" (banded ridge over both spaces) needs each of its layers
+        layers = sorted({part for t in todo if t["model"] == m for part in t["layer"].split("+")})
         features[m] = ex.submit(
             extract_model, m, layers, [ids[s] for s in subjects], options, cache, device
         )
@@ -417,16 +418,27 @@ def fit_task(task, loaded, features, options, backend) -> str:
     dict
         ``dir`` (the task's run directory) and ``warnings`` (messages of the task).
     """
-    from brainalign.encoding import EncodingModel, roi_table, score_table
+    from brainalign.encoding import BandedEncodingModel, EncodingModel, roi_table, score_table
     from brainalign.encoding._run import write_run
     from brainalign.features import FeatureSet
 
     data = loaded["data"]
     train, test = data.split()
-    fs = FeatureSet.load(features["folders"][task["layer"]])
+    parts = [FeatureSet.load(features["folders"][name]) for name in task["layer"].split("+")]
+    fs = parts[0] if len(parts) == 1 else _stack(parts)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        est = EncodingModel(alphas=options["alphas"], cv=options["cv"], backend=backend)
+        if len(parts) == 1:
+            est = EncodingModel(alphas=options["alphas"], cv=options["cv"], backend=backend)
+        else:  # a feature-space combination: one penalty per space and voxel
+            spaces = [p.features.shape[1] for p in parts]
+            est = BandedEncodingModel(
+                spaces,
+                alphas=options["alphas"],
+                cv=options["cv"],
+                backend=backend,
+                random_state=options["seed"],
+            )
         est.fit(fs.align(train.stimulus_ids), train.responses)
         pred = est.predict(fs.align(test.stimulus_ids))
     seed = options["seed"]
@@ -447,6 +459,14 @@ def fit_task(task, loaded, features, options, backend) -> str:
     run.update(command="compare", warnings=notes, sweep_task=_task_record(task, options))
     write_json_atomic(paths["run"], run)
     return {"dir": str(task["dir"]), "warnings": notes}
+
+
+def _stack(parts):
+    """Concatenate feature sets (same stimuli) side by side, joined by stimulus id."""
+    from brainalign.features import FeatureSet
+
+    ids = parts[0].stimulus_ids
+    return FeatureSet(np.hstack([p.align(ids) for p in parts]), ids, {"layers": len(parts)})
 
 
 def collect_sweep(out) -> dict:
@@ -543,33 +563,81 @@ def best_layers(roi_scores: pd.DataFrame, metric: str = "mean_r") -> pd.DataFram
 
 
 def _best_maps(out, scores, parameters, done) -> dict:
-    """Per subject and model: the best layer of every voxel (layer number, and its r)."""
-    import nibabel as nib
+    """Best layer of every voxel per subject and model, and best model per subject.
 
+    Maps hold the 1-based layer (or model) number, with a JSON legend beside them,
+    and the r of the winner (``stat-bestr``).
+    """
     if not {"i", "j", "k"} <= set(scores.columns):
         return {}  # no volume space (e.g. sensors): the tables say it all
     paths = {}
-    for (subject, model), part in scores.groupby(["subject", "requested_model"], sort=True):
-        table = part.pivot_table(index=["i", "j", "k"], columns="layer_index", values="r")
-        if table.shape[1] < 2:
-            continue
-        prefix = f"sub-{int(subject):02d}_model-"
-        name = next(n for n in done if n.startswith(prefix) and _task_model(out, n) == model)
-        ref = nib.load(next((out / "tasks" / name / "maps").glob("*_stat-r.nii.gz")))
-        stem = f"{prefix}{name[len(prefix) :].split('_layer-')[0]}"
-        ijk = tuple(np.asarray(table.index.tolist(), dtype=int).T)
-        values = table.to_numpy()
-        layer_numbers = table.columns.to_numpy()[values.argmax(1)] + 1.0
-        for stat, vals in (("bestlayer", layer_numbers), ("bestr", values.max(1))):
-            data = np.zeros(ref.shape, np.float32)
-            data[ijk] = vals
-            path = out / "maps" / f"{stem}_stat-{stat}.nii.gz"
-            with atomic_path(path) as tmp:
-                nib.Nifti1Image(data, ref.affine).to_filename(tmp)
-            paths[f"{stem}_{stat}"] = path
-        legend = {str(i + 1): layer for i, layer in enumerate(parameters["layers"][model])}
-        write_json_atomic(out / "maps" / f"{stem}_stat-bestlayer.json", {"values": legend})
+    models = parameters["models"]
+    for subject, sub in scores.groupby("subject", sort=True):
+        prefix = f"sub-{int(subject):02d}"
+        name = next(n for n in done if n.startswith(prefix + "_"))
+        ref = next((out / "tasks" / name / "maps").glob("*_stat-r.nii.gz"))
+        best_per_model = []
+        for model, part in sub.groupby("requested_model", sort=False):
+            table = part.pivot_table(index=["i", "j", "k"], columns="layer_index", values="r")
+            best_per_model.append(table.max(1).rename(models.index(model)))
+            if table.shape[1] < 2:
+                continue
+            stem = f"{prefix}_model-{_clean_model(model)}"
+            layers = table.columns.to_numpy()[table.to_numpy().argmax(1)] + 1.0
+            legend = dict(enumerate(parameters["layers"][model], start=1))
+            paths.update(
+                _winner_maps(
+                    out,
+                    ref,
+                    stem,
+                    "bestlayer",
+                    table.index,
+                    layers,
+                    table.max(1).to_numpy(),
+                    legend,
+                )
+            )
+        if len(best_per_model) > 1:
+            table = pd.concat(best_per_model, axis=1)
+            winners = table.columns.to_numpy()[table.to_numpy().argmax(1)] + 1.0
+            legend = {i + 1: m for i, m in enumerate(models)}
+            paths.update(
+                _winner_maps(
+                    out,
+                    ref,
+                    prefix,
+                    "bestmodel",
+                    table.index,
+                    winners,
+                    table.max(1).to_numpy(),
+                    legend,
+                )
+            )
     return paths
+
+
+def _winner_maps(out, ref_path, stem, stat, index, numbers, best_r, legend) -> dict:
+    """Write ``<stem>_stat-<stat>.nii.gz`` (winner numbers), its legend and its r map."""
+    import nibabel as nib
+
+    ref = nib.load(ref_path)
+    ijk = tuple(np.asarray(index.tolist(), dtype=int).T)
+    paths = {}
+    r_stat = "bestr" if stat == "bestlayer" else "bestmodelr"
+    for name, values in ((stat, numbers), (r_stat, best_r)):
+        data = np.zeros(ref.shape, np.float32)
+        data[ijk] = values
+        path = out / "maps" / f"{stem}_stat-{name}.nii.gz"
+        with atomic_path(path) as tmp:
+            nib.Nifti1Image(data, ref.affine).to_filename(tmp)
+        paths[f"{stem}_{name}"] = path
+    values = {str(k): v for k, v in legend.items()}
+    write_json_atomic(out / "maps" / f"{stem}_stat-{stat}.json", {"values": values})
+    return paths
+
+
+def _clean_model(model: str) -> str:
+    return "".join(c if c.isalnum() else "" for c in model.split("@")[0].split(":")[-1])
 
 
 def _figures(out, roi_scores) -> dict:
@@ -601,7 +669,3 @@ def _write_rsa(out, parameters, done) -> Path:
     with atomic_path(out / "rsa.parquet") as tmp:
         table.to_parquet(tmp, index=False)
     return out / "rsa.parquet"
-
-
-def _task_model(out, name) -> str:
-    return json.loads((out / "tasks" / name / "run.json").read_text())["parameters"]["model"]

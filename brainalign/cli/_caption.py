@@ -1,0 +1,75 @@
+r"""Caption what the ROIs (and best voxels) of a fit run are selective for, with scores.
+
+fit run -> the encoding model's preferred direction per ROI or voxel -> LaVCa-style
+(keywords of the captions of the bank images predicted to drive the unit most,
+composed into a sentence) or BrainSCUBA-style (the direction projected onto the
+bank's image embeddings and captioned by the nearest bank caption) -> each caption
+scored on the held-out images (LaVCa's sentence-level Spearman score, and the
+predicted activation when the features are an open_clip embedding) beside a
+shuffled-caption baseline. The default bank is the dataset's training images.
+Writes RUN/captions.parquet and RUN/top_images/<roi>/<rank>_<id>.png.
+
+example:
+  brainalign caption run_fit --rois FFA-1,PPA,V1v --method lavca
+"""
+
+from __future__ import annotations
+
+
+def add_arguments(parser) -> None:
+    """Add this verb's arguments."""
+    parser.add_argument("run_dir", metavar="RUN", help="fit run directory")
+    parser.add_argument(
+        "--bank", default=None, metavar="DIR", help="embedding bank folder (default: train images)"
+    )
+    parser.add_argument("--method", default="lavca", choices=["lavca", "brainscuba"])
+    parser.add_argument(
+        "--rois", default=None, help="comma-separated ROIs (default: every ROI but nsdgeneral)"
+    )
+    parser.add_argument("--top-n", type=int, default=50, help="top images per unit")
+    parser.add_argument("--voxels", type=int, default=0, help="best voxels captioned too")
+    parser.add_argument("--keywords", type=int, default=3, help="keywords per caption")
+    parser.add_argument(
+        "--keyword-method", default="enrichment", choices=["enrichment", "tfidf", "frequency"]
+    )
+    parser.add_argument("--template", default="images of {keywords}", help="sentence template")
+    parser.add_argument(
+        "--text-model",
+        default=None,
+        metavar="SPEC",
+        help="sentence model for the score (e.g. hf:DIR; default: TF-IDF bag of words)",
+    )
+    parser.add_argument("--tau", type=float, default=150.0, help="BrainSCUBA softmax tau")
+    parser.add_argument("--roi-method", default="mean", choices=["mean", "pca"])
+    parser.add_argument("--no-thumbnails", action="store_true", help="skip RUN/top_images")
+    parser.add_argument("--device", default="auto")
+
+
+def run(args) -> int:
+    """Caption the run and print one line per unit."""
+    from brainalign.captions import caption_run
+
+    table = caption_run(
+        args.run_dir,
+        bank=args.bank,
+        method=args.method,
+        rois=None if args.rois is None else args.rois.split(","),
+        top_n=args.top_n,
+        n_voxels=args.voxels,
+        n_keywords=args.keywords,
+        keyword_method=args.keyword_method,
+        template=args.template,
+        text_model=args.text_model,
+        tau=args.tau,
+        roi_method=args.roi_method,
+        thumbnails=not args.no_thumbnails,
+        device=args.device,
+        progress=not args.quiet,
+    )
+    for row in table.itertuples():
+        print(
+            f"{row.unit}: {row.caption!r} (score {row.score:.3f}, "
+            f"shuffled {row.shuffled_score:.3f})"
+        )
+    print(f"captions: {args.run_dir}/captions.parquet")
+    return 0

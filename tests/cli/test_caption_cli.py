@@ -1,0 +1,35 @@
+"""`brainalign caption RUN`: captions.parquet and thumbnails from a fit run."""
+
+import pandas as pd
+import pytest
+
+from brainalign.cli import main
+from brainalign.encoding import fit_subject
+
+
+@pytest.fixture(scope="module")
+def fit_run(nsd_sample, tmp_path_factory):
+    out = tmp_path_factory.mktemp("caption_cli") / "run_fit"
+    with pytest.warns(UserWarning, match="Dropped 4 of"):
+        fit_subject("nsd", nsd_sample, 1, "torch:brainalign.data.sample:SampleNet@0", out,
+                    layer="layer6", n_permutations=10, progress=False)  # fmt: skip
+    return out
+
+
+def test_caption_writes_the_table_and_thumbnails(fit_run, capsys):
+    with pytest.warns(UserWarning, match="Dropped 4 of"):
+        code = main(["caption", str(fit_run), "--rois", "FFA-1,PPA", "-q"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "PPA: 'images of house" in out and "captions.parquet" in out
+    table = pd.read_parquet(fit_run / "captions.parquet")
+    assert list(table["unit"]) == ["FFA-1", "PPA"] and table["method"].eq("lavca").all()
+    assert len(list((fit_run / "top_images" / "PPA").glob("*.png"))) == 12
+
+
+def test_caption_usage_and_data_errors(fit_run, tmp_path, capsys):
+    assert main(["caption", str(fit_run), "--method", "clip"]) == 2
+    assert main(["caption", str(tmp_path)]) == 2
+    assert "'run_dir'" in capsys.readouterr().err
+    assert main(["caption", "--help"]) == 0
+    assert "brainalign caption run_fit" in capsys.readouterr().out
