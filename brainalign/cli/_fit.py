@@ -11,11 +11,18 @@ scores gain channel and time columns, the split-half noise ceiling comes from th
 repetitions, and RUN/figures holds topomaps at the peak latencies and r(t) per
 channel instead of brain maps.
 
+Surface datasets (nsd-fsaverage, nsd-nativesurface, algonauts2023) fit every vertex: the
+scores gain hemi and vertex columns, RUN/maps holds one .mgh per statistic and
+hemisphere (*_hemi-L_stat-r.mgh), and RUN/figures the maps drawn on the data's meshes
+(or nilearn's fsaverage5 when the vertex counts match).
+
 example:
   brainalign fit --dataset nsd --root sample_nsd --subject 1 \
       --model torch:brainalign.data.sample:SampleNet@0 --layer layer6 --out run_fit
   brainalign fit --dataset things-eeg2 --root sample_eeg --subject 1 \
       --model torch:brainalign.data.sample:SampleNet@0 --layer layer6 --out run_eeg
+  brainalign fit --dataset nsd-fsaverage --root sample_nsd --subject 1 \
+      --model torch:brainalign.data.sample:SampleNet@0 --layer layer6 --out run_surf
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     """Fit, write the run directory and print the ROI summary."""
     from brainalign.encoding import fit_subject
-    from brainalign.maps import plot_run_maps, plot_run_topomaps
+    from brainalign.maps import plot_run_maps, plot_run_surface_maps, plot_run_topomaps
 
     result = fit_subject(
         args.dataset,
@@ -66,6 +73,8 @@ def run(args) -> int:
     )
     if "channel" in result["scores"]:  # EEG: channels x times
         plot_run_topomaps(args.out)
+    elif "vertex" in result["scores"]:  # cortical surface: maps on the data's meshes
+        plot_run_surface_maps(args.out)
     else:
         plot_run_maps(args.out)
     rois = result["roi_scores"]

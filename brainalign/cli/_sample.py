@@ -7,11 +7,18 @@ The THINGS-EEG2 sample has the preprocessed release layout
 (preprocessed_data/sub-XX/preprocessed_eeg_{training,test}.npy, image_set/ with
 image_metadata.npy and the JPEG images) plus DIR/ground_truth.json, whose "effects"
 list the channels and latency of each planted feature signal.
+The NSD sample also holds the surface layout (fsaverage .mgh and nativesurface .hdf5
+betas, {lh,rh}.<roi>.mgz labels, {lh,rh}.ncsnr.mgh, small meshes in freesurfer/*/surf),
+each vertex one cortex voxel, so the planted truth is the same on the surface.
+The Algonauts 2023 sample has the challenge layout (subjAA/training_split,
+test_split, roi_masks), prepared from an NSD sample of the same seed as the challenge
+was prepared from NSD; its test split is the shared images.
 A folder that already holds the same complete sample is reused.
 
 example:
   brainalign sample nsd --out sample_nsd --seed 0
   brainalign sample things-eeg2 --out sample_eeg --seed 0
+  brainalign sample algonauts2023 --out sample_algonauts --seed 0
 """
 
 from __future__ import annotations
@@ -19,7 +26,9 @@ from __future__ import annotations
 
 def add_arguments(parser) -> None:
     """Add this verb's arguments."""
-    parser.add_argument("name", choices=["nsd", "things-eeg2"], help="which sample to write")
+    parser.add_argument(
+        "name", choices=["nsd", "things-eeg2", "algonauts2023"], help="which sample to write"
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="destination folder")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument(
@@ -38,6 +47,16 @@ def run(args) -> int:
 
         out = write_things_eeg2_sample(
             args.out, seed=args.seed, progress=not args.quiet, n_subjects=args.subjects
+        )
+    elif args.name == "algonauts2023":
+        from brainalign.data.sample import write_algonauts2023_sample
+
+        out = write_algonauts2023_sample(
+            args.out,
+            seed=args.seed,
+            progress=not args.quiet,
+            n_sessions=args.sessions,
+            n_subjects=args.subjects,
         )
     else:
         from brainalign.data.sample import write_nsd_sample

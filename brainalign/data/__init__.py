@@ -1,6 +1,14 @@
 """Data layer: BrainData, spaces, stimulus stores and dataset adapters."""
 
-from brainalign.data import _generic, _mne, _nsd, _things_eeg2  # noqa: F401  (adapters)
+from brainalign.data import (  # noqa: F401  (adapters)
+    _algonauts,
+    _generic,
+    _mne,
+    _nsd,
+    _nsd_surface,
+    _things_eeg2,
+)
+from brainalign.data._algonauts import AlgonautsImages, algonauts_score
 from brainalign.data._braindata import BrainData, noise_ceiling_from_ncsnr
 from brainalign.data._registry import (
     get_dataset,
@@ -11,14 +19,18 @@ from brainalign.data._registry import (
 from brainalign.data._sensors import SensorSpace, crop_times, epochs_array, sensor_data
 from brainalign.data._space import VolumeSpace
 from brainalign.data._stimuli import NSDStimuli
+from brainalign.data._surface import SurfaceSpace
 from brainalign.data._things_eeg2 import ThingsImages, load_pickled_dict
 
 __all__ = [
+    "AlgonautsImages",
     "BrainData",
     "NSDStimuli",
     "SensorSpace",
+    "SurfaceSpace",
     "ThingsImages",
     "VolumeSpace",
+    "algonauts_score",
     "crop_times",
     "epochs_array",
     "get_dataset",

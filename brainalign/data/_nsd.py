@@ -249,6 +249,7 @@ class NSD:
         zscore=True,
         average=False,
         progress=False,
+        space="func1pt8mm",
     ) -> BrainData:
         """Load one subject's single-trial betas.
 
@@ -270,14 +271,26 @@ class NSD:
             Average repetitions of each image (row ``n_trials`` keeps the count).
         progress : bool
             Show a progress bar over sessions.
+        space : {"func1pt8mm", "fsaverage", "nativesurface"}
+            Volume betas (``func1pt8mm``) or surface betas: ``fsaverage``
+            (``{lh,rh}.betas_sessionNN.mgh``) or ``nativesurface`` (``.hdf5``), with the
+            surface ROI labels ``{lh,rh}.<roi>.mgz`` and ``{lh,rh}.ncsnr.mgh``
+            (``betas_format`` is ignored for surfaces).
 
         Returns
         -------
         BrainData
             Rows are trials (or images if ``average``), ``stimulus_ids`` the 0-based
             73k ids, ``test_ids`` the shared1000 images; columns are voxels with
-            ``i, j, k``, one label column per ROI file and ``ncsnr``.
+            ``i, j, k`` (surfaces: vertices with ``hemi, vertex`` in a
+            :class:`~brainalign.data.SurfaceSpace`), one label column per ROI file and
+            ``ncsnr``.
         """
+        check_option("space", space, [L.SPACE, *L.SURFACE_SPACES])
+        if space != L.SPACE:
+            from brainalign.data._nsd_surface import load_surface
+
+            return load_surface(self, subject, sessions, roi, space, zscore, average, progress)
         subject = self._check_subject(subject)
         files = self._select_sessions(subject, sessions, betas_format)
         labels, roi_columns = self._roi_labels(subject)
@@ -522,14 +535,14 @@ def _read_session(path: Path, ijk: np.ndarray, out: np.ndarray, zscore: bool) ->
     return ~np.isfinite(out).all(axis=0) | (out.min(axis=0) == out.max(axis=0))
 
 
-def _drop_columns(responses, ijk, col_meta, bad):
+def _drop_columns(responses, ijk, col_meta, bad, unit="voxels"):
     """Drop flagged voxels in place (contiguous result, no copy), with one warning."""
     if not bad.any():
         return responses, ijk, col_meta
     if bad.all():
-        raise DataError(f"All {bad.size} voxels are constant or not finite in some session.")
+        raise DataError(f"All {bad.size} {unit} are constant or not finite in some session.")
     warn(
-        f"Dropped {int(bad.sum())} of {bad.size} voxels that are constant (no data) "
+        f"Dropped {int(bad.sum())} of {bad.size} {unit} that are constant (no data) "
         "or not finite in some session, or lack a finite ncsnr."
     )
     keep = np.flatnonzero(~bad)

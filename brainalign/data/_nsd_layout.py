@@ -54,3 +54,40 @@ def ctab_file(subject: int, name: str) -> P:
 def captions_json(split: str) -> P:
     """COCO captions file of a split (``train2017`` or ``val2017``)."""
     return P("nsddata_stimuli/stimuli/nsd/annotations") / f"captions_{split}.json"
+
+
+# -- cortical surfaces (space "fsaverage" or "nativesurface") ------------------------
+SURFACE_SPACES = ("fsaverage", "nativesurface")
+
+
+def surface_betas_file(subject: int, hemi: str, session: int, space: str) -> P:
+    """``{lh,rh}.betas_sessionNN.mgh`` (fsaverage) or ``.hdf5`` (nativesurface)."""
+    ext = "mgh" if space == "fsaverage" else "hdf5"
+    return betas_dir(subject, space) / f"{hemi}.betas_session{session:02d}.{ext}"
+
+
+def surface_ncsnr_file(subject: int, hemi: str, space: str) -> P:
+    """``{lh,rh}.ncsnr.mgh`` beside the surface betas."""
+    return betas_dir(subject, space) / f"{hemi}.ncsnr.mgh"
+
+
+def freesurfer_subject(subject: int, space: str) -> str:
+    """FreeSurfer subject of a surface space: ``fsaverage`` or ``subjAA``."""
+    return "fsaverage" if space == "fsaverage" else subject_dir(subject)
+
+
+def surface_label_file(subject: int, hemi: str, name: str, space: str) -> P:
+    """``{lh,rh}.<name>.mgz`` surface ROI labels of the space's FreeSurfer subject."""
+    fs = freesurfer_subject(subject, space)
+    return P("nsddata/freesurfer") / fs / "label" / f"{hemi}.{name}.mgz"
+
+
+def surface_ctab_file(subject: int, name: str, space: str) -> P:
+    """``<name>.mgz.ctab`` beside the surface labels of the space's FreeSurfer subject."""
+    fs = freesurfer_subject(subject, space)
+    return P("nsddata/freesurfer") / fs / "label" / f"{name}.mgz.ctab"
+
+
+def surf_dir(subject: int, space: str) -> P:
+    """``surf`` folder (meshes ``lh.white``, ``lh.inflated``, ...) of the space."""
+    return P("nsddata/freesurfer") / freesurfer_subject(subject, space) / "surf"

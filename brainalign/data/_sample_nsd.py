@@ -18,6 +18,11 @@ from brainalign.data._sample_images import (
     sample_attributes,
     upscale,
 )
+from brainalign.data._sample_surface import (
+    plan_surface,
+    write_fsaverage,
+    write_subject_surface,
+)
 from brainalign.data._samplenet import PLANTED, SAMPLE_MODEL_SPEC, sample_layer_features
 
 logger = get_logger(__name__)
@@ -27,7 +32,7 @@ TRIALS_PER_SESSION = 750
 N_REPEATS = 3
 VOXEL_MM = 1.8
 TR_S = 4.0 / 3.0
-SAMPLE_FORMAT_VERSION = 2
+SAMPLE_FORMAT_VERSION = 3  # 3: surface betas, labels and meshes
 #: Share of signal variance from the driving layer in ROIs that also have attributes.
 LAYER_SHARE = 0.75
 
@@ -341,11 +346,13 @@ def write_nsd_sample(out, seed: int = 0, progress: bool = False, **sizes) -> Pat
     _prepare_folder(out)
     design = plan_design(cfg)
     geometry = plan_geometry(cfg)
+    geometry["surface"] = plan_surface(cfg.shape, geometry)
     attrs = sample_attributes(np.random.default_rng([cfg.seed, 1]), len(design["pool"]))
     features = _write_stimuli(out, cfg, design, attrs, progress)
     words = {w: has_word(attrs, w) for _, ws in PLANTED.values() for w in ws}
     _write_design(out, cfg, design)
     _write_stim_info(out, cfg, design)
+    write_fsaverage(out, geometry["surface"], geometry["rois"], ROI_FILES)
     for subject in _progress(cfg.subjects, progress, "subjects"):
         _write_subject(out, cfg, design, geometry, features, words, subject)
     _write_truth(out, cfg, geometry)
@@ -570,6 +577,9 @@ def _write_subject(out, cfg, design, geometry, features, words, subject):
         lines = ["0 Unknown"] + [f"{k} {n}" for k, n in enumerate(ROI_FILES[fname], 1)]
         with atomic_path(out / L.ctab_file(subject, fname)) as tmp:
             tmp.write_text("\n".join(lines) + "\n")
+    write_subject_surface(
+        out, geometry["surface"], geometry["rois"], ROI_FILES, betas, ncsnr, subject, cfg.n_sessions
+    )
 
 
 def _save_nifti(img, path):
@@ -603,6 +613,10 @@ def _write_truth(out, cfg, geometry):
         "subjects": cfg.subjects,
         "noise_ceiling_n_trials": N_REPEATS,
         "invalid_voxels": {"ijk": geometry["invalid"].tolist(), "session": 2},
+        "surface": {
+            "n_vertices": {h: int(len(v["ijk"])) for h, v in geometry["surface"].items()},
+            "vertex_ijk": {h: v["ijk"].tolist() for h, v in geometry["surface"].items()},
+        },
         "config": _config_record(cfg),
     }
     write_json_atomic(out / "ground_truth.json", truth)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from brainalign.data._sample_algonauts import write_algonauts2023_sample
 from brainalign.data._sample_eeg import (
     EFFECTS,
     THINGS_EEG2_CHANNELS,
@@ -36,6 +37,7 @@ __all__ = [
     "THINGS_EEG2_CHANNELS",
     "sample_layer_features",
     "sample_path",
+    "write_algonauts2023_sample",
     "write_nsd_sample",
     "write_things_eeg2_sample",
 ]
@@ -48,7 +50,7 @@ def sample_path(name: str = "nsd", seed: int = 0, progress: bool = False) -> Pat
 
     Parameters
     ----------
-    name : {"nsd", "things-eeg2"}
+    name : {"nsd", "things-eeg2", "algonauts2023"}
         Which sample.
     seed : int
         Sample seed.
@@ -62,7 +64,10 @@ def sample_path(name: str = "nsd", seed: int = 0, progress: bool = False) -> Pat
     """
     from brainalign._utils import check_option
 
-    check_option("name", name, ["nsd", "things-eeg2"])
+    check_option("name", name, ["nsd", "things-eeg2", "algonauts2023"])
     cache = Path(os.environ.get("BRAINALIGN_DATA", Path.home() / ".cache" / "brainalign"))
+    if name == "algonauts2023":  # prepared from the cached NSD sample, as the challenge was
+        source = sample_path("nsd", seed=seed, progress=progress)
+        return write_algonauts2023_sample(cache / f"sample-{name}-seed{seed}", seed, source)
     writer = write_nsd_sample if name == "nsd" else write_things_eeg2_sample
     return writer(cache / f"sample-{name}-seed{seed}", seed=seed, progress=progress)

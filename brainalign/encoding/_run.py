@@ -169,7 +169,7 @@ def score_table(test, pred, alphas, n_permutations, seed) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``target, roi, i, j, k, r, r2, nc, ncr2, alpha, p, p_fdr`` (EEG:
-        ``channel, time`` in place of ``i, j, k``).
+        ``channel, time`` in place of ``i, j, k``; surfaces: ``hemi, vertex``).
     """
     r = pearson_r(test.responses, pred)
     nc = test.noise_ceiling()
@@ -183,6 +183,9 @@ def score_table(test, pred, alphas, n_permutations, seed) -> pd.DataFrame:
     elif kind == "sensors":  # EEG: channel x time targets
         table["channel"] = test.space.column_channels.astype(str)
         table["time"] = test.space.column_times
+    elif kind == "surface":  # cortical vertices
+        table["hemi"] = test.space.hemi
+        table["vertex"] = test.space.vertex
     table["r"] = r
     table["r2"] = r2_per_target(test.responses, pred)
     table["nc"] = nc
@@ -276,6 +279,8 @@ def write_run(out: Path, test, scores, rois, est, params, caught, model_spec, la
             with atomic_path(path) as tmp:
                 test.to_image(np.asarray(values[stat], dtype=np.float32)).to_filename(tmp)
             paths[f"map_{stat}"] = path
+    if getattr(test.space, "kind", None) == "surface":
+        paths.update(_write_surface_maps(out, test, scores, params["subject"], model_spec, layer))
     stem = map_name(params["subject"], model_spec, layer, "weights")[: -len(".nii.gz")]
     weights = out / f"{stem}.npz"
     with atomic_path(weights) as tmp:
@@ -288,6 +293,7 @@ def write_run(out: Path, test, scores, rois, est, params, caught, model_spec, la
             best_alphas=est.best_alphas_,
             ijk=test.space.ijk if volume else np.empty((0, 3)),
             **_sensor_columns(test),
+            **_surface_columns(test),
         )
     paths["weights"] = weights
     paths["run"] = write_json_atomic(out / "run.json", provenance(params, caught, test))
@@ -299,6 +305,41 @@ def _sensor_columns(data) -> dict:
     if getattr(data.space, "kind", None) != "sensors":
         return {}
     return {"channel": data.space.column_channels.astype(str), "time": data.space.column_times}
+
+
+def _surface_columns(data) -> dict:
+    """Hemisphere and vertex of each target, for the weights file of a surface run."""
+    if getattr(data.space, "kind", None) != "surface":
+        return {}
+    return {"hemi": data.space.hemi.astype(str), "vertex": data.space.vertex}
+
+
+def _write_surface_maps(out: Path, test, scores, subject, model_spec, layer) -> dict:
+    """One ``.mgh`` per statistic and hemisphere, plus ``maps/surface.json`` (the meshes)."""
+    values = {
+        "r": scores["r"],
+        "r2": scores["r2"],
+        "ncr2": scores["ncr2"].fillna(0),
+        "alpha": scores["alpha"],
+        "log10pfdr": -np.log10(scores["p_fdr"]),
+    }
+    paths = {}
+    for stat in MAP_STATS:
+        stem = map_name(subject, model_spec, layer, stat)[: -len(".nii.gz")]
+        images = test.space.to_image(np.asarray(values[stat], dtype=np.float32))
+        for hemi, img in images.items():
+            name = stem.replace(f"_stat-{stat}", f"_hemi-{hemi[0].upper()}_stat-{stat}")
+            path = out / "maps" / f"{name}.mgh"
+            with atomic_path(path) as tmp:
+                img.to_filename(str(tmp))
+            paths[f"map_{stat}_{hemi}"] = path
+    record = {
+        "mesh": test.space.mesh,
+        "n_vertices": test.space.n_vertices,
+        "mesh_files": test.space.mesh_files,
+    }
+    paths["surface"] = write_json_atomic(out / "maps" / "surface.json", record)
+    return paths
 
 
 def _default_roi(dataset, root, roi):

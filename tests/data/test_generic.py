@@ -121,7 +121,7 @@ def test_arrays_adapter_drops_bad_columns_and_checks_inputs(tmp_path):
 
 def test_registry_lists_and_rejects_unknown_names():
     assert {"nsd", "arrays", "nifti"} <= set(list_datasets())
-    assert list_datasets("n*") == ["nifti", "nsd"]
+    assert list_datasets("n*") == ["nifti", "nsd", "nsd-fsaverage", "nsd-nativesurface"]
     with pytest.raises(ParameterError, match="Unknown dataset 'nds'.*arrays, .*nifti, nsd.*'nsd'"):
         load_dataset("nds", root=".")
 

@@ -1,0 +1,215 @@
+"""Statistic maps on the cortical surface (nilearn ``plot_surf_stat_map``) -> PNG.
+
+Maps are drawn on the dataset's own meshes when a run records them
+(``maps/surface.json``: the FreeSurfer ``surf`` files of the data's space), or on
+nilearn's bundled fsaverage5 (10,242 vertices per hemisphere, offline) when the vertex
+counts match. A mesh whose vertex count differs from the map's is an error that names
+both counts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from brainalign._utils import atomic_path, warn
+from brainalign.data._surface import HEMIS, read_mgh_vector
+from brainalign.exceptions import DataError, ParameterError
+
+#: Surfaces tried in order when a run lists several.
+_PREFERRED = ("inflated", "pial", "white", "sphere")
+#: Vertices per hemisphere of nilearn's bundled fsaverage5.
+FSAVERAGE5_VERTICES = 10242
+_STYLE = {"r": ("cold_hot", True), "r2": ("cold_hot", True), "ncr2": ("hot", False)}
+
+
+def load_mesh(mesh, hemi: str = "lh"):
+    """Read a hemisphere mesh: a FreeSurfer/GIfTI file, ``(coords, faces)`` or a name.
+
+    Parameters
+    ----------
+    mesh : str, Path or tuple
+        A geometry file (``lh.inflated``, ``*.surf.gii``), a ``(coords, faces)`` pair,
+        or ``"fsaverage5"`` (nilearn's bundled inflated mesh).
+    hemi : {"lh", "rh"}
+        Hemisphere, for ``"fsaverage5"``.
+
+    Returns
+    -------
+    coords : ndarray of shape (n_vertices, 3)
+    faces : ndarray of shape (n_faces, 3)
+    """
+    if isinstance(mesh, tuple):
+        coords, faces = mesh
+    elif str(mesh) == "fsaverage5":
+        from nilearn import datasets, surface
+
+        fs = datasets.fetch_surf_fsaverage("fsaverage5")
+        loaded = surface.load_surf_mesh(fs["infl_left" if hemi == "lh" else "infl_right"])
+        coords, faces = loaded.coordinates, loaded.faces
+    elif str(mesh).endswith(".gii"):
+        from nilearn import surface
+
+        loaded = surface.load_surf_mesh(str(mesh))
+        coords, faces = loaded.coordinates, loaded.faces
+    else:
+        import nibabel as nib
+
+        if not Path(mesh).exists():
+            from brainalign.exceptions import MissingFileError
+
+            raise MissingFileError(f"Mesh file not found: {mesh}.")
+        coords, faces = nib.freesurfer.read_geometry(str(mesh))
+    return np.asarray(coords, dtype=np.float64), np.asarray(faces, dtype=np.int64)
+
+
+def check_mesh(coords, n_values: int, hemi: str = "lh", name: str = "mesh") -> None:
+    """Raise a DataError naming both counts when a mesh does not fit a map.
+
+    Parameters
+    ----------
+    coords : ndarray of shape (n_vertices, 3)
+        Mesh vertices.
+    n_values : int
+        Values of the map (one per vertex).
+    hemi : str
+        Hemisphere (for the message).
+    name : str
+        Mesh name (for the message).
+    """
+    if len(coords) != n_values:
+        raise DataError(
+            f"Vertex count mismatch: the {hemi} {name} has {len(coords)} vertices but the "
+            f"map has {n_values} values."
+        )
+
+
+def plot_surface_map(values, meshes, title="", cmap="cold_hot", symmetric=True, threshold=None):
+    """Draw one value per vertex of both hemispheres (lateral and medial views).
+
+    Parameters
+    ----------
+    values : dict of str -> array-like
+        Per hemisphere (``"lh"``, ``"rh"``) one value per mesh vertex.
+    meshes : dict of str -> mesh, or str
+        Per hemisphere a mesh accepted by :func:`load_mesh`, or ``"fsaverage5"``.
+    title : str
+        Figure title.
+    cmap : str
+        Colour map.
+    symmetric : bool
+        Colour scale symmetric around 0.
+    threshold : float, optional
+        Values with a smaller magnitude are not coloured.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Four panels: each hemisphere seen from the side and from the midline.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from nilearn import plotting
+
+    hemis = [h for h in HEMIS if h in values]
+    if not hemis:
+        raise ParameterError("Invalid value for 'values': expected 'lh' and/or 'rh' arrays.")
+    loaded = {}
+    for h in hemis:
+        mesh = meshes if isinstance(meshes, str) else meshes.get(h)
+        if mesh is None:
+            raise ParameterError(f"Invalid value for 'meshes': no mesh for hemisphere {h!r}.")
+        loaded[h] = load_mesh(mesh, h)
+        check_mesh(loaded[h][0], np.asarray(values[h]).size, h, str(mesh))
+    vmax = max(float(np.nanmax(np.abs(values[h]))) for h in hemis) or 1.0
+    fig, axes = plt.subplots(
+        1, 2 * len(hemis), figsize=(4 * len(hemis), 3), subplot_kw={"projection": "3d"}
+    )
+    for n, h in enumerate(hemis):
+        stat = np.nan_to_num(np.asarray(values[h], dtype=np.float64))
+        for m, view in enumerate(("lateral", "medial")):
+            plotting.plot_surf_stat_map(
+                loaded[h],
+                stat,
+                hemi="left" if h == "lh" else "right",
+                view=view,
+                cmap=cmap,
+                colorbar=n == len(hemis) - 1 and m == 1,
+                symmetric_cbar=symmetric,
+                vmax=vmax,
+                threshold=threshold,
+                axes=axes[2 * n + m],
+                figure=fig,
+            )
+    fig.suptitle(title)
+    return fig
+
+
+def plot_run_surface_maps(run_dir, stats=("r", "ncr2"), meshes=None) -> list[Path]:
+    """Draw each surface map (``maps/*_hemi-{L,R}_stat-<stat>.mgh``) of a run as a PNG.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        Run directory of a surface fit.
+    stats : sequence of str
+        Statistics to draw.
+    meshes : dict or str, optional
+        Meshes to draw on (see :func:`plot_surface_map`); a wrong vertex count is an
+        error. Default: the data's meshes listed in ``maps/surface.json``, else
+        fsaverage5 when the counts match; with neither, no figure (a warning).
+
+    Returns
+    -------
+    list of Path
+        PNG files written under ``run_dir/figures``.
+    """
+    import matplotlib.pyplot as plt
+
+    run_dir = Path(run_dir)
+    written = []
+    for stat in stats:
+        for left in sorted((run_dir / "maps").glob(f"*_hemi-L_stat-{stat}.mgh")):
+            right = left.with_name(left.name.replace("_hemi-L_", "_hemi-R_"))
+            values = {"lh": read_mgh_vector(left)}
+            if right.exists():
+                values["rh"] = read_mgh_vector(right)
+            use = meshes if meshes is not None else _run_meshes(run_dir, values)
+            if use is None:
+                return written
+            cmap, signed = _STYLE.get(stat, ("hot", False))
+            stem = left.name.replace("_hemi-L", "")[: -len(".mgh")]
+            fig = plot_surface_map(values, use, title=stem, cmap=cmap, symmetric=signed)
+            target = run_dir / "figures" / f"{stem}_surface.png"
+            with atomic_path(target) as tmp:
+                fig.savefig(tmp, dpi=80)
+            plt.close(fig)
+            written.append(target)
+    return written
+
+
+def _run_meshes(run_dir: Path, values: dict):
+    """Pick the run's own meshes, or fsaverage5 when the counts match, or None (warned)."""
+    path = run_dir / "maps" / "surface.json"
+    record = json.loads(path.read_text()) if path.exists() else {}
+    files = record.get("mesh_files", {})
+    chosen = {}
+    for h in values:
+        names = files.get(h, {})
+        found = next((names[n] for n in _PREFERRED if n in names), None)
+        if found is not None:
+            chosen[h] = found
+    if len(chosen) == len(values):
+        return chosen
+    if all(np.asarray(v).size == FSAVERAGE5_VERTICES for v in values.values()):
+        return "fsaverage5"
+    counts = {h: int(np.asarray(v).size) for h, v in values.items()}
+    warn(
+        f"No surface figures: the run lists no mesh files and its maps have {counts} "
+        f"vertices, not fsaverage5's {FSAVERAGE5_VERTICES}; pass 'meshes'."
+    )
+    return None
