@@ -17,20 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/brainalign sample nsd --out $(DEMO_DIR)/sample_nsd --seed 0
-	$(BIN)/brainalign info --dataset nsd --root $(DEMO_DIR)/sample_nsd
-	$(BIN)/brainalign extract --model torch:brainalign.data.sample:SampleNet@0 \
-	    --layers layer2,layer4,layer6 --dataset nsd --root $(DEMO_DIR)/sample_nsd \
-	    --subject 1 --out $(DEMO_DIR)/features
-	$(BIN)/brainalign fit --dataset nsd --root $(DEMO_DIR)/sample_nsd --subject 1 \
-	    --model torch:brainalign.data.sample:SampleNet@0 --layer layer6 \
-	    --out $(DEMO_DIR)/run_fit
-	$(BIN)/brainalign compare --dataset nsd --root $(DEMO_DIR)/sample_nsd --subjects 1,2 \
-	    --models torch:brainalign.data.sample:SampleNet@0 --layers layer2,layer4,layer6 \
-	    --workers 2 --out $(DEMO_DIR)/run_compare
-	$(BIN)/brainalign caption $(DEMO_DIR)/run_fit
-	$(BIN)/brainalign report $(DEMO_DIR)/run_compare
-	$(BIN)/brainalign report $(DEMO_DIR)/run_fit
+	$(BIN)/brainalign demo --out $(DEMO_DIR)
 
 lint: $(STAMP)
 	$(BIN)/ruff check brainalign tests benchmarks examples

@@ -10,7 +10,17 @@ import argparse
 import logging
 import sys
 
-from brainalign.cli import _caption, _compare, _decode, _extract, _fit, _info, _report, _sample
+from brainalign.cli import (
+    _caption,
+    _compare,
+    _decode,
+    _demo,
+    _extract,
+    _fit,
+    _info,
+    _report,
+    _sample,
+)
 
 _VERBS = {
     "sample": _sample,
@@ -21,6 +31,7 @@ _VERBS = {
     "decode": _decode,
     "caption": _caption,
     "report": _report,
+    "demo": _demo,
 }
 
 

@@ -579,7 +579,7 @@ def _best_maps(out, scores, parameters, done) -> dict:
         best_per_model = []
         for model, part in sub.groupby("requested_model", sort=False):
             table = part.pivot_table(index=["i", "j", "k"], columns="layer_index", values="r")
-            best_per_model.append(table.max(1).rename(models.index(model)))
+            best_per_model.append(table.max(axis=1).rename(models.index(model)))
             if table.shape[1] < 2:
                 continue
             stem = f"{prefix}_model-{_clean_model(model)}"
@@ -593,7 +593,7 @@ def _best_maps(out, scores, parameters, done) -> dict:
                     "bestlayer",
                     table.index,
                     layers,
-                    table.max(1).to_numpy(),
+                    table.max(axis=1).to_numpy(),
                     legend,
                 )
             )
@@ -609,7 +609,7 @@ def _best_maps(out, scores, parameters, done) -> dict:
                     "bestmodel",
                     table.index,
                     winners,
-                    table.max(1).to_numpy(),
+                    table.max(axis=1).to_numpy(),
                     legend,
                 )
             )

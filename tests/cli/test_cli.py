@@ -155,3 +155,15 @@ def test_extract_needs_a_dataset(capsys):
     code = main(["extract", "--model", "torch:brainalign.data.sample:SampleNet@0"])
     assert code == 2
     assert "--dataset, --root, --out" in capsys.readouterr().err
+
+
+def test_every_demo_step_is_a_valid_command_line(tmp_path):
+    from brainalign.cli import _demo, build_parser
+
+    parser = build_parser()
+    steps = _demo.steps(tmp_path, workers=2, seed=0)
+    verbs = [argv[0] for argv in steps]
+    assert verbs[:3] == ["sample", "info", "fit"] and verbs.count("report") == 3
+    for argv in steps:
+        args = parser.parse_args(argv)  # a usage error would raise SystemExit
+        assert args.verb == argv[0]

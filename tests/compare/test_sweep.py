@@ -184,3 +184,23 @@ def test_bad_sweep_options_are_refused(nsd_sample, tmp_path, capsys):
     argv[argv.index("1,2")] = "one,two"
     assert main(argv) == 2
     assert "'--subjects'" in capsys.readouterr().err
+
+
+def test_layer_combinations_and_the_best_model_map(nsd_sample, tmp_path):
+    other = "torch:brainalign.data.sample:SampleNet@1"  # same architecture, other weights
+    layers = {MODEL: ["layer6", "layer2+layer6"], other: ["layer6"]}
+    result = run_sweep(
+        "nsd", nsd_sample, [1], [MODEL, other], layers, tmp_path / "run",
+        roi=["FFA-1", "V1v"], cv=3, n_permutations=5, progress=False,
+    )  # fmt: skip
+    table = result["roi_scores"].set_index(["requested_model", "layer", "roi"])["mean_r"]
+    # V1v is driven by layer2: adding it to layer6 (banded ridge) must help there
+    assert table[(MODEL, "layer2+layer6", "V1v")] > table[(MODEL, "layer6", "V1v")] + 0.05
+    # the planted model wins the voxels of FFA-1 against the same net with other weights
+    scores = result["scores"]
+    ffa = scores[(scores["roi"] == "FFA-1")][["i", "j", "k"]].drop_duplicates()
+    maps = tmp_path / "run" / "maps"
+    best = np.asarray(nib.load(maps / "sub-01_stat-bestmodel.nii.gz").dataobj)
+    assert np.mean(best[tuple(ffa.to_numpy().T)] == 1) > 0.9
+    legend = json.loads((maps / "sub-01_stat-bestmodel.json").read_text())["values"]
+    assert legend == {"1": MODEL, "2": other}
