@@ -6,6 +6,8 @@ import datetime
 import hashlib
 import json
 import logging
+import os
+import time
 import traceback
 import warnings
 from pathlib import Path
@@ -422,6 +424,8 @@ def fit_task(task, loaded, features, options, backend) -> str:
     from brainalign.encoding._run import write_run
     from brainalign.features import FeatureSet
 
+    started = datetime.datetime.now(datetime.timezone.utc)
+    clock = time.perf_counter()
     data = loaded["data"]
     train, test = data.split()
     parts = [FeatureSet.load(features["folders"][name]) for name in task["layer"].split("+")]
@@ -457,6 +461,11 @@ def fit_task(task, loaded, features, options, backend) -> str:
     paths = write_run(task["dir"], test, scores, rois, est, params, [], spec, task["layer"])
     run = json.loads(paths["run"].read_text())
     run.update(command="compare", warnings=notes, sweep_task=_task_record(task, options))
+    run["timing"] = {
+        "started": started.isoformat(timespec="milliseconds"),
+        "seconds": round(time.perf_counter() - clock, 3),
+        "pid": os.getpid(),
+    }
     write_json_atomic(paths["run"], run)
     return {"dir": str(task["dir"]), "warnings": notes}
 
