@@ -23,6 +23,8 @@ from __future__ import annotations
 
 def add_arguments(parser) -> None:
     """Add this verb's arguments."""
+    from brainalign.cli._common import add_model_options
+
     parser.add_argument("--dataset", required=True, help="dataset name (e.g. nsd)")
     parser.add_argument("--root", required=True, metavar="DIR", help="dataset folder")
     parser.add_argument("--subjects", required=True, help="comma-separated subject numbers")
@@ -47,12 +49,7 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--bootstraps", type=int, default=0, help="bootstrap samples for RSA intervals"
     )
-    parser.add_argument("--pooling", default="auto")
-    parser.add_argument("--cv", type=int, default=5, help="folds for alpha selection")
-    parser.add_argument("--permutations", type=int, default=200)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--backend", default="numpy", choices=["numpy", "torch", "torch_cuda"])
-    parser.add_argument("--seed", type=int, default=0)
+    add_model_options(parser, permutations=200)
 
 
 def run(args) -> int:

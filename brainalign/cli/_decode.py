@@ -22,6 +22,8 @@ from __future__ import annotations
 
 def add_arguments(parser) -> None:
     """Add this verb's arguments."""
+    from brainalign.cli._common import add_model_options
+
     parser.add_argument("--dataset", required=True, help="dataset name (e.g. nsd)")
     parser.add_argument("--root", required=True, metavar="DIR", help="dataset folder")
     parser.add_argument("--subject", type=int, required=True, help="subject number")
@@ -45,12 +47,8 @@ def add_arguments(parser) -> None:
         help="comma-separated ROIs decoded separately (default: every ROI label)",
     )
     parser.add_argument("--out", required=True, metavar="RUN", help="run directory")
-    parser.add_argument("--pooling", default="auto")
-    parser.add_argument("--cv", type=int, default=5, help="folds for alpha selection")
+    add_model_options(parser)
     parser.add_argument("--captions", type=int, default=5, help="captions retrieved per image")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--backend", default="numpy", choices=["numpy", "torch", "torch_cuda"])
-    parser.add_argument("--seed", type=int, default=0)
 
 
 def run(args) -> int:

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 def add_arguments(parser) -> None:
     """Add this verb's arguments."""
+    from brainalign.cli._common import add_model_options
+
     parser.add_argument("--dataset", required=True, help="dataset name (e.g. nsd)")
     parser.add_argument("--root", required=True, metavar="DIR", help="dataset folder")
     parser.add_argument("--subject", type=int, required=True, help="subject number")
@@ -42,12 +44,7 @@ def add_arguments(parser) -> None:
         "nsdgeneral for fMRI, every channel for EEG)",
     )
     parser.add_argument("--out", required=True, metavar="RUN", help="run directory")
-    parser.add_argument("--pooling", default="auto")
-    parser.add_argument("--cv", type=int, default=5, help="folds for alpha selection")
-    parser.add_argument("--permutations", type=int, default=1000)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--backend", default="numpy", choices=["numpy", "torch", "torch_cuda"])
-    parser.add_argument("--seed", type=int, default=0)
+    add_model_options(parser, permutations=1000)
 
 
 def run(args) -> int:

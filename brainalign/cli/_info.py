@@ -14,7 +14,11 @@ import json
 
 def add_arguments(parser) -> None:
     """Add this verb's arguments."""
-    parser.add_argument("--dataset", required=True, help="dataset name (see --list)")
+    parser.add_argument(
+        "--dataset",
+        required=True,
+        help="dataset name (brainalign.list_datasets(): nsd, things-eeg2, ...)",
+    )
     parser.add_argument("--root", required=True, metavar="DIR", help="dataset folder")
     parser.add_argument("--subject", type=int, default=None, help="only this subject")
     parser.add_argument("--json", action="store_true", help="print JSON")

@@ -42,7 +42,7 @@ def run_sweep(
     n_bootstraps=0,
     workers=0,
     scheduler=None,
-    device="cpu",
+    device="auto",
     backend="numpy",
     seed=0,
     cache_dir=None,

@@ -24,6 +24,7 @@ import pandas as pd
 from brainalign._utils import check_option, require_file
 from brainalign.data._braindata import BrainData
 from brainalign.data._registry import register_dataset
+from brainalign.data._stimuli import read_images
 from brainalign.data._surface import HEMIS, SurfaceSpace
 from brainalign.data._things_eeg2 import load_pickled_dict
 from brainalign.exceptions import DataError, ParameterError
@@ -112,16 +113,8 @@ class AlgonautsImages:
         list of ndarray of shape (H, W, 3), dtype uint8
             The images.
         """
-        from PIL import Image
-
-        out = []
-        for i in np.asarray(ids).ravel():
-            path = self.paths.get(int(i))
-            if path is None:
-                raise DataError(f"No challenge image for NSD id {int(i)}.")
-            with Image.open(require_file(path, "Algonauts image")) as img:
-                out.append(np.asarray(img.convert("RGB")))
-        return out
+        ids = (int(i) for i in np.asarray(ids).ravel())
+        return read_images(self.paths.get, ids, "NSD image")
 
 
 def image_ids(folder: Path) -> tuple[np.ndarray, dict[int, Path]]:

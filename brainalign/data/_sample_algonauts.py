@@ -12,7 +12,6 @@ the shared images (the real challenge withheld the last three sessions).
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -22,13 +21,13 @@ import numpy as np
 from brainalign._utils import atomic_path, get_logger, write_json_atomic
 from brainalign.data._algonauts import ROI_CLASSES
 from brainalign.data._nsd import NSD
+from brainalign.data._sample_folder import check_claimable, claim_folder
 from brainalign.data._surface import HEMIS
 from brainalign.exceptions import DataError
 
 logger = get_logger(__name__)
 
 ALGONAUTS_FORMAT_VERSION = 1
-_MARKER = ".brainalign-sample"
 
 
 def write_algonauts2023_sample(
@@ -58,7 +57,7 @@ def write_algonauts2023_sample(
         ``out``.
     """
     out = Path(out)
-    _check_claimable(out)
+    check_claimable(out)
     if nsd_root is None:
         from brainalign.data._sample_nsd import write_nsd_sample
 
@@ -161,20 +160,6 @@ def _is_complete(out: Path, record: dict) -> bool:
     return path.exists() and json.loads(path.read_text()).get("config") == record
 
 
-def _check_claimable(out: Path) -> None:
-    """Refuse a non-empty folder that holds no brainalign sample (a real dataset)."""
-    if out.exists() and any(out.iterdir()) and not (out / _MARKER).exists():
-        raise DataError(
-            f"Refusing to write the sample into {out}: the folder is not empty and holds "
-            "no earlier brainalign sample."
-        )
-
-
 def _prepare_folder(out: Path) -> None:
     """Claim ``out``, clearing an earlier (partial or other) sample."""
-    _check_claimable(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / _MARKER).write_text("written by brainalign sample; safe to delete\n")
-    for path in out.glob("subj[0-9][0-9]"):
-        shutil.rmtree(path)
-    (out / "ground_truth.json").unlink(missing_ok=True)
+    claim_folder(out, ("subj[0-9][0-9]", "ground_truth.json"))

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from brainalign._utils import atomic_path, get_logger, write_json_atomic
+from brainalign.data._sample_folder import claim_folder
 from brainalign.data._sample_images import draw_image, sample_attributes
 from brainalign.data._samplenet import SAMPLE_MODEL_SPEC, sample_layer_features
-from brainalign.exceptions import DataError
 
 logger = get_logger(__name__)
 
@@ -55,7 +55,6 @@ EFFECTS = (
 SAMPLE_FORMAT_VERSION = 1
 #: Images are drawn at 85 pixels and stored at 170 (SampleNet pools them to 17 x 17).
 _UPSCALE = 2
-_MARKER = ".brainalign-sample"
 _ENTRIES = ("preprocessed_data", "image_set", "ground_truth.json")
 
 
@@ -234,21 +233,7 @@ def _write_subject(out, cfg, features, subject):
 
 def _prepare_folder(out: Path) -> None:
     """Claim ``out`` for a sample; a non-empty folder without the marker is refused."""
-    import shutil
-
-    if out.exists() and any(out.iterdir()) and not (out / _MARKER).exists():
-        raise DataError(
-            f"Refusing to write the sample into {out}: the folder is not empty and "
-            "holds no earlier brainalign sample."
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    (out / _MARKER).write_text("written by brainalign sample; safe to delete\n")
-    for name in _ENTRIES:
-        path = out / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+    claim_folder(out, _ENTRIES)
 
 
 def _config_record(cfg) -> dict:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from brainalign._utils import atomic_path, get_logger, write_json_atomic
 from brainalign.data import _nsd_layout as L
+from brainalign.data._sample_folder import claim_folder
 from brainalign.data._sample_images import (
     caption,
     draw_image,
@@ -365,7 +366,6 @@ def _progress(iterable, enabled: bool, desc: str):
     return tqdm(iterable, desc=desc, disable=not enabled, leave=False)
 
 
-_MARKER = ".brainalign-sample"
 _SAMPLE_ENTRIES = (
     "nsddata",
     "nsddata_betas",
@@ -376,28 +376,8 @@ _SAMPLE_ENTRIES = (
 
 
 def _prepare_folder(out: Path) -> None:
-    """Claim ``out`` for a sample, clearing an earlier (partial or other) sample.
-
-    A non-empty folder without the sample marker is refused, so a real dataset is
-    never overwritten.
-    """
-    import shutil
-
-    from brainalign.exceptions import DataError
-
-    if out.exists() and any(out.iterdir()) and not (out / _MARKER).exists():
-        raise DataError(
-            f"Refusing to write the sample into {out}: the folder is not empty and "
-            "holds no earlier brainalign sample."
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    (out / _MARKER).write_text("written by brainalign sample; safe to delete\n")
-    for name in _SAMPLE_ENTRIES:
-        path = out / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+    """Claim ``out`` for a sample, clearing an earlier (partial or other) sample."""
+    claim_folder(out, _SAMPLE_ENTRIES)
 
 
 def _is_complete(out: Path, cfg: SampleConfig) -> bool:

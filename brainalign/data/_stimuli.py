@@ -12,6 +12,35 @@ from brainalign.data import _nsd_layout as L
 from brainalign.exceptions import DataError
 
 
+def read_images(locate, ids, what: str) -> list[np.ndarray]:
+    """Read image files as uint8 RGB arrays, in the order of ``ids``.
+
+    Parameters
+    ----------
+    locate : callable
+        Stimulus id -> image file (``None`` for an unknown id).
+    ids : iterable
+        Stimulus ids (keys of ``paths``).
+    what : str
+        What the images are, for error messages (e.g. ``"THINGS image"``).
+
+    Returns
+    -------
+    list of ndarray of shape (H, W, 3), dtype uint8
+        The images.
+    """
+    from PIL import Image
+
+    out = []
+    for i in ids:
+        path = locate(i)
+        if path is None:
+            raise DataError(f"Unknown {what} id {i!r}.")
+        with Image.open(require_file(path, what)) as img:
+            out.append(np.asarray(img.convert("RGB")))
+    return out
+
+
 class NSDStimuli:
     """NSD images from ``nsd_stimuli.hdf5`` (``imgBrick``), read lazily by 73k id.
 

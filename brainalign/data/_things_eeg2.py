@@ -20,6 +20,7 @@ import pandas as pd
 from brainalign._utils import check_option, require_file
 from brainalign.data._registry import register_dataset
 from brainalign.data._sensors import crop_times, sensor_data
+from brainalign.data._stimuli import read_images
 from brainalign.exceptions import DataError, MissingFileError, ParameterError
 
 PARTS = ("training", "test")
@@ -132,16 +133,12 @@ class ThingsImages:
         list of ndarray of shape (H, W, 3), dtype uint8
             The images.
         """
-        from PIL import Image
 
-        out = []
-        for i in np.asarray(ids).ravel():
-            rel = self.paths.get(str(i))
-            if rel is None:
-                raise DataError(f"Unknown THINGS image id {str(i)!r}.")
-            with Image.open(require_file(self.folder / rel, "THINGS image")) as img:
-                out.append(np.asarray(img.convert("RGB")))
-        return out
+        def locate(i):
+            rel = self.paths.get(i)
+            return None if rel is None else self.folder / rel
+
+        return read_images(locate, (str(i) for i in np.asarray(ids).ravel()), "THINGS image")
 
     def concepts(self, ids) -> list[str]:
         """Concept names (``00001_aardvark``) of stimulus ids."""
