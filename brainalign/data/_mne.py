@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brainalign._utils import require_file
+from brainalign._utils import check_option, require_file
 from brainalign.data._registry import register_dataset
 from brainalign.data._sensors import _quiet_mne, crop_times, montage_name, sensor_data
-from brainalign.exceptions import DataError, ParameterError
+from brainalign.exceptions import DataError, MissingFileError, ParameterError
 
 #: File endings -> (label, MNE reader name); ``.csv`` is a Muse recording.
 READERS = {
@@ -455,6 +455,96 @@ class MNEDataset:
                 names.get(int(c), str(int(c))): int(n) for c, n in zip(codes, counts, strict=True)
             },
         }
+
+
+@register_dataset("bids-eeg")
+class BIDSEEGDataset:
+    """EEG (or MEG) recordings of a BIDS dataset, read through mne-bids.
+
+    The events of ``*_events.tsv`` become annotations (their ``trial_type``), which
+    ``event_map`` maps to stimulus ids.
+
+    Parameters
+    ----------
+    root : str or Path
+        BIDS root (the folder with ``dataset_description.json``).
+    """
+
+    modality = "eeg"
+
+    def __init__(self, root):
+        self.root = require_file(root, "BIDS root folder")
+
+    def load(
+        self,
+        subject,
+        task,
+        session=None,
+        run=None,
+        datatype="eeg",
+        event_map=None,
+        tmin=-0.2,
+        tmax=0.8,
+        baseline=(None, 0),
+        picks="eeg",
+        reject=None,
+        l_freq=None,
+        h_freq=None,
+        roi=None,
+        test_ids=None,
+        progress=False,
+    ):
+        """Read one recording of the BIDS dataset and epoch it around its events.
+
+        Parameters
+        ----------
+        subject : str or int
+            BIDS subject label (``1`` and ``"01"`` are both accepted).
+        task : str
+            BIDS task label.
+        session, run : str, optional
+            BIDS session and run labels.
+        datatype : {"eeg", "meg"}
+            BIDS data type.
+        event_map : dict, optional
+            ``trial_type`` (or event code) -> stimulus id.
+        tmin, tmax, baseline, picks, reject, l_freq, h_freq
+            Epoching (see :func:`epochs_from_raw`).
+        roi : str or sequence of str, optional
+            Channels to keep.
+        test_ids : array-like, optional
+            Held-out stimulus ids.
+        progress : bool
+            Unused.
+
+        Returns
+        -------
+        BrainData
+            Epochs x (channels x times) in a SensorSpace.
+        """
+        try:
+            from mne_bids import BIDSPath, read_raw_bids
+        except ImportError as exc:  # pragma: no cover - a declared dependency
+            raise MissingFileError("Reading BIDS needs mne-bids: pip install mne-bids") from exc
+        check_option("datatype", datatype, ("eeg", "meg"))
+        label = f"{int(subject):02d}" if str(subject).isdigit() else str(subject)
+        path = BIDSPath(
+            root=self.root, subject=label, task=task, session=session, run=run,
+            datatype=datatype, suffix=datatype,
+        )  # fmt: skip
+        raw_ext = (".vhdr", ".edf", ".bdf", ".set", ".fif", ".con", ".sqd", ".pdf", ".ds")
+        matches = [m for m in path.match() if m.extension in raw_ext]
+        if not matches:
+            raise DataError(f"No {datatype} recording in the BIDS dataset {self.root} for {path}.")
+        with _quiet_mne(_HANDLED):
+            raw = read_raw_bids(matches[0], verbose="error")
+        raw.load_data()
+        epochs, stimulus_ids = epochs_from_raw(
+            raw, event_map, tmin, tmax, baseline, picks, reject, l_freq, h_freq, None, True
+        )
+        info = {"subject": subject, "source": str(matches[0].fpath), "dataset": "bids-eeg"}
+        data = from_epochs(epochs, stimulus_ids, None, test_ids=test_ids, info=info)
+        return data if roi is None else data.select_rois(roi)
 
 
 def _read_all(paths):

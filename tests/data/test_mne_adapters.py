@@ -115,3 +115,24 @@ def test_adapter_errors(formats):
         load_dataset("mne", root=formats)
     with pytest.raises(ParameterError, match="Invalid epoching parameters"):
         load_dataset("mne", root=formats / "EEGLAB/test_raw.set", tmin=0.5, tmax=0.1)
+
+
+def test_bids_eeg_reads_the_same_epochs_as_the_recording(formats, tmp_path):
+    import mne
+    from mne_bids import BIDSPath, write_raw_bids
+
+    source = formats / "mne-python_io_tests/test.vhdr"
+    raw = mne.io.read_raw_brainvision(source, preload=False, verbose="error")
+    bids_path = BIDSPath(subject="01", task="visual", root=tmp_path / "bids", datatype="eeg")
+    with mne.utils.use_log_level("error"):
+        write_raw_bids(raw, bids_path, verbose=False)
+    event_map = {"Stimulus/S255": "s255", "Stimulus/S253": "s253"}
+    bids = load_dataset("bids-eeg", root=tmp_path / "bids", subject=1, task="visual",
+                        event_map=event_map, tmin=-0.1, tmax=0.3)  # fmt: skip
+    direct = load_dataset("mne", root=source, event_map=event_map, tmin=-0.1, tmax=0.3)
+    assert bids.n_rows == direct.n_rows == 7
+    assert list(bids.stimulus_ids) == list(direct.stimulus_ids)
+    np.testing.assert_allclose(bids.responses, direct.responses, rtol=1e-5, atol=1e-12)
+    assert list(bids.space.ch_names) == list(direct.space.ch_names)
+    with pytest.raises(DataError, match="No eeg recording"):
+        load_dataset("bids-eeg", root=tmp_path / "bids", subject=2, task="visual")
