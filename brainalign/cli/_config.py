@@ -61,7 +61,8 @@ def expand_config(parser, argv: list[str]) -> list[str]:
         if names & given or value is None:
             continue
         extra += _tokens(action, value)
-    return argv + extra
+    at = argv.index(verb) + 1  # right after the verb: a later command-line value wins
+    return argv[:at] + extra + argv[at:]
 
 
 def resolved_options(args) -> dict:

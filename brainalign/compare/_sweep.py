@@ -213,9 +213,11 @@ def _finished(task, options) -> bool:
     path = task["dir"] / "run.json"
     if not path.exists():
         return False
-    rdm = task["dir"].parent.parent / "rsa" / f"{task['name']}_features.npz"
-    if options.get("rsa") and not rdm.exists():
-        return False
+    if options.get("rsa"):
+        from brainalign.compare._sweep_rsa import features_path
+
+        if not features_path(task["dir"].parent.parent, task["name"], options["rsa"]).exists():
+            return False
     try:
         done = json.loads(path.read_text())["sweep_task"]
     except (ValueError, KeyError):
@@ -298,15 +300,19 @@ def _submit_all(ex, todo, plan, cache, device, backend, status, record, manifest
 
     options = plan["options"]
     subjects = sorted({t["subject"] for t in todo})
+    # a fitted reduction (pca/srp) must see the same images on a resumed sweep: then
+    # every planned subject's stimuli count, not only those of the unfinished tasks
+    fitted = str(options["pooling"]).startswith(("pca", "srp"))
+    for_ids = sorted({t["subject"] for t in plan["tasks"]}) if fitted else subjects
+    loads = {s: ex.submit(load_subject, options, s) for s in sorted(set(subjects) | set(for_ids))}
+    ids = {s: ex.submit(_stimuli_of, loads[s]) for s in for_ids}
     models = list(dict.fromkeys(t["model"] for t in todo))
-    loads = {s: ex.submit(load_subject, options, s) for s in subjects}
-    ids = {s: ex.submit(_stimuli_of, loads[s]) for s in subjects}
     features = {}
     for m in models:
         # a combination "a+b" (banded ridge over both spaces) needs each of its layers
         layers = sorted({part for t in todo if t["model"] == m for part in t["layer"].split("+")})
         features[m] = ex.submit(
-            extract_model, m, layers, [ids[s] for s in subjects], options, cache, device
+            extract_model, m, layers, [ids[s] for s in for_ids], options, cache, device
         )
     futures = {}
     for t in todo:
@@ -388,13 +394,13 @@ def extract_model(model, layers, stimulus_sets, options, cache, device) -> dict:
     from brainalign.features import get_extractor
 
     ids = np.unique(np.concatenate([s["ids"] for s in stimulus_sets]))
-    # reductions (pca/srp) see images that are in no subject's test set
+    # reductions (pca/srp) see only images that are in no subject's test set
+    test = np.unique(np.concatenate([np.setdiff1d(s["ids"], s["train"]) for s in stimulus_sets]))
     train = np.unique(np.concatenate([s["train"] for s in stimulus_sets]))
-    test = np.setdiff1d(ids, train)
     fit_ids = np.setdiff1d(train, test)
     extractor = get_extractor(model, device=device, seed=options["seed"])
     feats = extractor.extract(
-        stimulus_sets[0]["stimuli"],
+        _one_store(stimulus_sets),
         ids=ids,
         layers=list(layers),
         pooling=options["pooling"],
@@ -410,6 +416,51 @@ def extract_model(model, layers, stimulus_sets, options, cache, device) -> dict:
         else:
             folders[layer] = str(fs.save(Path(cache) / "sweep" / task_name(0, model, layer)))
     return {"spec": extractor.spec, "folders": folders}
+
+
+def _one_store(stimulus_sets):
+    """Return the subjects' image store, or one reading each id from a subject that has it.
+
+    NSD keeps every image in one file (one store for all subjects, and the same cache
+    key as a single-subject fit); datasets with per-subject image folders (Algonauts)
+    get a merged store.
+    """
+    stores = [s["stimuli"] for s in stimulus_sets]
+    fingerprints = {_fingerprint(store) for store in stores}
+    if len(fingerprints) == 1:
+        return stores[0]
+    return _MergedStores(stores, [s["ids"] for s in stimulus_sets])
+
+
+def _fingerprint(store) -> str:
+    return store.fingerprint() if hasattr(store, "fingerprint") else repr(store)
+
+
+class _MergedStores:
+    """Images by id from several subjects' stores (the first store holding each id)."""
+
+    def __init__(self, stores, ids):
+        self.stores = stores
+        self.owner = {}
+        for k, subject_ids in enumerate(ids):
+            for i in np.asarray(subject_ids).tolist():
+                self.owner.setdefault(i, k)
+
+    def fingerprint(self) -> str:
+        import hashlib
+
+        parts = "\x1f".join(sorted(_fingerprint(s) for s in self.stores))
+        return "merged:" + hashlib.sha256(parts.encode()).hexdigest()
+
+    def images(self, ids) -> list:
+        ids = np.asarray(ids)
+        owners = np.array([self.owner[i] for i in ids.tolist()])
+        out = [None] * len(ids)
+        for k in np.unique(owners):
+            rows = np.flatnonzero(owners == k)
+            for row, image in zip(rows, self.stores[k].images(ids[rows]), strict=True):
+                out[row] = image
+        return out
 
 
 def fit_task(task, loaded, features, options, backend) -> str:
@@ -671,6 +722,7 @@ def _write_rsa(out, parameters, done) -> Path:
     table = rsa_table(
         out,
         tasks,
+        parameters["rsa"],
         n_bootstraps=parameters["n_bootstraps"],
         comparison=parameters["rsa_comparison"],
         seed=parameters["seed"],

@@ -16,26 +16,35 @@ from brainalign.compare._rsa_stats import bootstrap_compare, noise_ceiling
 def write_task_rdms(out, task, test, features, roi_names, options) -> None:
     """Write the RDMs a fit task can give: its subject's ROIs and its layer.
 
-    ROI RDMs (``rsa/sub-XX_roi-<roi>.npz``) are the same from every task of a
-    subject and are written once; the layer RDM (``rsa/<task>_features.npz``) is
-    built on the task's test images.
+    File names carry the dissimilarity (``rsa/<task>_features_<method>.npz``,
+    ``rsa/<task>_roi-<roi>_<method>.npz``), so a sweep rerun with another ``rsa``
+    method never reads RDMs of the first one, and a task is finished only when its
+    RDMs of the requested method exist.
     """
     folder = Path(out) / "rsa"
     method = options["rsa"]
     for roi in roi_names:
-        path = folder / f"sub-{int(task['subject']):02d}_roi-{_clean(roi)}.npz"
-        if path.exists():
-            continue
         part = test.select_rois(roi)
         if part.n_targets < 2:
             continue
-        _save(path, compute_rdm(part.responses, part.stimulus_ids, method=method), roi)
+        rdm = compute_rdm(part.responses, part.stimulus_ids, method=method)
+        _save(folder / f"{task['name']}_roi-{_clean(roi)}_{method}.npz", rdm, roi)
     feats = features.align(test.stimulus_ids)
-    _save(folder / f"{task['name']}_features.npz", compute_rdm(feats, test.stimulus_ids, method))
+    _save(features_path(out, task["name"], method), compute_rdm(feats, test.stimulus_ids, method))
 
 
-def rsa_table(out, tasks, n_bootstraps=0, comparison="spearman", seed=0) -> pd.DataFrame:
+def features_path(out, name: str, method: str) -> Path:
+    """Return where a task's layer RDM of one dissimilarity is written."""
+    return Path(out) / "rsa" / f"{name}_features_{method}.npz"
+
+
+def rsa_table(out, tasks, method, n_bootstraps=0, comparison="spearman", seed=0) -> pd.DataFrame:
     """Compare every finished layer's RDM with every ROI's RDM, across subjects.
+
+    Only the RDMs of ``tasks`` (this sweep's finished tasks) and of ``method`` are
+    read. Subjects are compared on the test stimuli they all share (NSD subjects who
+    saw part of shared1000 reduce the set; fewer than 3 shared stimuli leave the ROI
+    out with a warning).
 
     Parameters
     ----------
@@ -43,6 +52,8 @@ def rsa_table(out, tasks, n_bootstraps=0, comparison="spearman", seed=0) -> pd.D
         Sweep run directory.
     tasks : list of dict
         Finished tasks (``subject, model, layer, name``).
+    method : str
+        Dissimilarity of the RDMs (the sweep's ``rsa``).
     n_bootstraps : int
         Bootstrap samples over stimuli for the CI of the mean over subjects (0: none).
     comparison : str
@@ -59,34 +70,40 @@ def rsa_table(out, tasks, n_bootstraps=0, comparison="spearman", seed=0) -> pd.D
         ``nc_lower``/``nc_upper`` (noise ceiling across subjects, NaN with one
         subject), ``n_subjects``, ``n_stimuli``.
     """
-    folder = Path(out) / "rsa"
-    rois = _roi_rdms(folder)
-    ceilings = {
-        roi: noise_ceiling(list(by_subject.values()), method=comparison)
-        if len(by_subject) > 1
-        else (np.nan, np.nan)
-        for roi, by_subject in rois.items()
-        if _common(by_subject.values())
-    }
-    layers = {}
+    from brainalign._utils import warn
+
+    rois, layers = {}, {}
     for t in tasks:
-        path = folder / f"{t['name']}_features.npz"
-        if path.exists():
-            layers.setdefault((t["model"], t["layer"]), {})[t["subject"]] = _load(path)[0]
+        path = features_path(out, t["name"], method)
+        if not path.exists():
+            continue
+        layers.setdefault((t["model"], t["layer"]), {})[t["subject"]] = _load(path)[0]
+        for roi_path in sorted(path.parent.glob(f"{t['name']}_roi-*_{method}.npz")):
+            rdm, roi = _load(roi_path)
+            rois.setdefault(roi, {}).setdefault(t["subject"], rdm)
     rows = []
-    for (model, layer), by_subject in sorted(layers.items()):
-        for roi, subject_rdms in sorted(rois.items()):
-            subjects = sorted(set(by_subject) & set(subject_rdms))
-            if not subjects or roi not in ceilings:
+    for roi, subject_rdms in sorted(rois.items()):
+        shared = _shared_ids(subject_rdms.values())
+        if len(shared) < 3:
+            warn(f"RSA leaves out ROI {roi!r}: its subjects share {len(shared)} test stimuli.")
+            continue
+        data = {s: r.select(shared) for s, r in subject_rdms.items()}
+        lower, upper = (np.nan, np.nan)
+        if len(data) > 1:
+            lower, upper = noise_ceiling(list(data.values()), method=comparison)
+        for (model, layer), by_subject in sorted(layers.items()):
+            subjects = sorted(set(by_subject) & set(data))
+            if not subjects:
                 continue
-            values = [compare_rdms(by_subject[s], subject_rdms[s], comparison) for s in subjects]
+            models = {s: by_subject[s].select(shared) for s in subjects}
+            values = [compare_rdms(models[s], data[s], comparison) for s in subjects]
             low = high = np.nan
             if n_bootstraps:
-                model_rdm = by_subject[subjects[0]]
-                data = [subject_rdms[s] for s in subjects]
-                boot = bootstrap_compare(model_rdm, data, comparison, n_bootstraps, seed=seed)
+                boot = bootstrap_compare(
+                    models[subjects[0]], [data[s] for s in subjects], comparison,
+                    n_bootstraps, seed=seed,
+                )  # fmt: skip
                 low, high = boot.low, boot.high
-            lower, upper = ceilings[roi]
             rows.append(
                 {
                     "model": model,
@@ -99,25 +116,19 @@ def rsa_table(out, tasks, n_bootstraps=0, comparison="spearman", seed=0) -> pd.D
                     "nc_lower": lower,
                     "nc_upper": upper,
                     "n_subjects": len(subjects),
-                    "n_stimuli": by_subject[subjects[0]].n_stimuli,
+                    "n_stimuli": len(shared),
                 }
             )
     return pd.DataFrame(rows)
 
 
-def _roi_rdms(folder: Path) -> dict:
-    rois = {}
-    for path in sorted(folder.glob("sub-*_roi-*.npz")):
-        rdm, roi = _load(path)
-        subject = int(path.name[4:6])
-        rois.setdefault(roi, {})[subject] = rdm
-    return rois
-
-
-def _common(rdms) -> bool:
-    """Whether the subjects' RDMs share their stimuli (a noise ceiling needs that)."""
-    ids = [set(np.asarray(r.stimulus_ids).tolist()) for r in rdms]
-    return all(i == ids[0] for i in ids)
+def _shared_ids(rdms) -> np.ndarray:
+    """Return the stimulus ids every RDM has (in the first RDM's order)."""
+    rdms = list(rdms)
+    common = set(np.asarray(rdms[0].stimulus_ids).tolist())
+    for rdm in rdms[1:]:
+        common &= set(np.asarray(rdm.stimulus_ids).tolist())
+    return np.array([i for i in np.asarray(rdms[0].stimulus_ids).tolist() if i in common])
 
 
 def _save(path: Path, rdm: RDM, roi: str = "") -> None:

@@ -136,7 +136,8 @@ def decode_subject(
                     rois = [n for n in data.roi_names() if n not in data.roi_columns]
                 est = DecodingModel(alphas=alphas, cv=cv, backend=backend)
                 result = decode_rois(data, feats, rois=rois, estimator=est, progress=progress)
-                captions = space.retrieve(data, result, n_captions, cache_dir or out / "features")
+                cache = cache_dir or out / "features"
+                captions = space.retrieve(data, result, n_captions, cache, pooling)
     finally:
         for w in caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -198,8 +199,10 @@ class _TargetSpace:
             )[self.layer]
         return _caption_embeddings(self.extractor, data, kwargs)
 
-    def text_extractor(self):
+    def text_extractor(self, pooling):
         """Extractor of caption embeddings in the decoded space, or None."""
+        if str(pooling).startswith(("pca", "srp")):
+            return None  # a reduction fitted on the decoded stimuli: no bank in its space
         if self.target == "caption":
             return self.extractor
         if self.spec.startswith("open_clip:") and self.layer == "embedding":
@@ -208,9 +211,9 @@ class _TargetSpace:
             return get_extractor(self.model, device=self.device, tower="text", seed=self.seed)
         return None
 
-    def retrieve(self, data, result, n_captions, cache_dir):
+    def retrieve(self, data, result, n_captions, cache_dir, pooling):
         """Retrieve captions for the decoded test embeddings (None without a bank)."""
-        text = self.text_extractor()
+        text = self.text_extractor(pooling)
         if text is None:
             logger.info(
                 "No caption retrieval: %s layer %r has no text embedding in the same space "
@@ -231,9 +234,11 @@ class _TargetSpace:
             logger.info("No caption retrieval: the test images have no captions.")
             return None
         ids = [f"{o}#{j}" for j, o in enumerate(owner)]
+        # the bank in the decoded space: the same layer and pooling for a caption target
+        layer = self.layer if self.target == "caption" else "embedding"
         emb = text.extract(
-            bank, ids=ids, layers=["embedding"], cache_dir=cache_dir, progress=False
-        )["embedding"].features
+            bank, ids=ids, layers=[layer], pooling=pooling, cache_dir=cache_dir, progress=False
+        )[layer].features
         metrics = []
         for roi, pred in result["predictions"].items():
             m = caption_retrieval_scores(pred, emb, owner, test_ids)

@@ -267,8 +267,9 @@ def caption_retrieval_scores(predicted, bank_embeddings, bank_owner, owners, ks=
     if (n_own == 0).any():
         missing = owners[n_own == 0][:5].tolist()
         raise DataError(f"The caption bank has no caption for stimuli {missing}.")
-    best_own = np.where(own, sim, -np.inf).max(1)
-    rank = (sim > best_own[:, None]).sum(1) + 1  # rank of the best own caption
+    best_own = np.where(own, sim, -np.inf).max(1)[:, None]
+    # rank of the best own caption; other captions that tie with it count against it
+    rank = (sim > best_own).sum(1) + ((sim == best_own) & ~own).sum(1) + 1
     m = sim.shape[1]
     rows = []
     for k in ks:

@@ -18,6 +18,9 @@ def rsa_section(contents) -> Section | None:
     if rsa is None or rsa.empty:
         return None
     rsa = rsa.assign(model=rsa["model"].astype(str).map(_plots.short_model))
+    rsa = rsa.dropna(subset=["value"])  # a constant RDM (e.g. a dead layer) has no value
+    if rsa.empty:
+        return None
     best = rsa.loc[rsa.groupby(["model", "roi"], sort=False)["value"].idxmax()]
     columns = [
         ("model", "model", 0),

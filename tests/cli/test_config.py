@@ -75,3 +75,16 @@ def test_a_run_record_of_another_verb_is_refused(fitted, tmp_path, capsys):
     argv = ["decode", "--config", str(fitted / "run.json"), "--out", str(tmp_path / "o")]
     assert main(argv) == 2
     assert "records a 'brainalign fit' run" in capsys.readouterr().err
+
+
+def test_the_command_line_wins_even_abbreviated(tmp_path):
+    from brainalign.cli import build_parser
+    from brainalign.cli._config import expand_config
+
+    toml = tmp_path / "run.toml"
+    toml.write_text('[fit]\npermutations = 7\nseed = 5\nlayer = "layer2"\n')
+    parser = build_parser()
+    argv = ["fit", "--config", str(toml), "--perm", "100", "--dataset", "nsd", "--root", "r"]
+    argv += ["--subject", "1", "--model", "m", "--out", "o"]
+    args = parser.parse_args(expand_config(parser, argv))
+    assert (args.permutations, args.seed, args.layer) == (100, 5, "layer2")

@@ -282,3 +282,11 @@ def test_decode_cli_on_eeg_decodes_over_time(tmp_path, capsys):
     assert before.between(0.44, 0.56).all()  # 200 candidates: chance 0.5 +- noise
     assert (table.loc[table["metric"] == "top1", "chance"] == 1 / 200).all()
     assert "pairwise: peak" in capsys.readouterr().out
+
+
+def test_a_degenerate_prediction_retrieves_nothing():
+    bank = np.random.default_rng(5).standard_normal((12, 4))
+    owners = np.arange(4)
+    table = caption_retrieval_scores(np.zeros((4, 4)), bank, np.repeat(owners, 3), owners)
+    table = table.set_index("metric")["value"]
+    assert table["caption_recall@1"] == 0.0 and table["caption_median_rank"] == 10.0
