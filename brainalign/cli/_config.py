@@ -34,7 +34,8 @@ def expand_config(parser, argv: list[str]) -> list[str]:
     Returns
     -------
     list of str
-        Arguments with the config's options appended.
+        Arguments with the config's options inserted right after the verb, so that
+        the same option given on the command line (even abbreviated) wins.
     """
     path = _config_path(argv)
     verb = next((a for a in argv if not a.startswith("-")), None)
