@@ -3,6 +3,21 @@
 from __future__ import annotations
 
 
+def add_subject_options(parser) -> None:
+    """Add ``--dataset --root --subject --model --layer`` (one subject, one model).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The verb's parser.
+    """
+    parser.add_argument("--dataset", required=True, help="dataset name (e.g. nsd)")
+    parser.add_argument("--root", required=True, metavar="DIR", help="dataset folder")
+    parser.add_argument("--subject", type=int, required=True, help="subject number")
+    parser.add_argument("--model", required=True, metavar="SPEC", help="model spec")
+    parser.add_argument("--layer", default="embedding", help="layer (default: embedding)")
+
+
 def add_model_options(parser, permutations: int | None = None) -> None:
     """Add ``--pooling --cv [--permutations] --device --backend --seed`` to a verb.
 

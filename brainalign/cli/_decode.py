@@ -22,13 +22,9 @@ from __future__ import annotations
 
 def add_arguments(parser) -> None:
     """Add this verb's arguments."""
-    from brainalign.cli._common import add_model_options
+    from brainalign.cli._common import add_model_options, add_subject_options
 
-    parser.add_argument("--dataset", required=True, help="dataset name (e.g. nsd)")
-    parser.add_argument("--root", required=True, metavar="DIR", help="dataset folder")
-    parser.add_argument("--subject", type=int, required=True, help="subject number")
-    parser.add_argument("--model", required=True, metavar="SPEC", help="model spec")
-    parser.add_argument("--layer", default="embedding", help="layer (default: embedding)")
+    add_subject_options(parser)
     parser.add_argument(
         "--target",
         default="image",

@@ -9,7 +9,6 @@ import logging
 import os
 import time
 import traceback
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -352,25 +351,10 @@ def _as_completed(ex, futures):
 
 def load_subject(options, subject):
     """Load one subject's responses, averaged over repetitions, with a noise ceiling."""
-    from brainalign.data import load_dataset
-    from brainalign.encoding import split_half_ncsnr
-    from brainalign.exceptions import DataError
+    from brainalign.encoding._run import load_averaged, recorded_warnings
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        data = load_dataset(
-            options["dataset"],
-            root=options["root"],
-            subject=subject,
-            roi=options["roi"],
-            progress=False,
-        )
-        if data.ncsnr is None:
-            try:
-                data = data.with_ncsnr(split_half_ncsnr(data))
-            except DataError as exc:
-                warnings.warn(f"No noise ceiling: {exc}", UserWarning, stacklevel=2)
-        data = data.average_repetitions()
+    with recorded_warnings(show=False) as caught:  # shown by the sweep, not the worker
+        data = load_averaged(options["dataset"], options["root"], subject, options["roi"])
     return {"data": data, "warnings": [str(w.message) for w in caught]}
 
 
@@ -472,7 +456,7 @@ def fit_task(task, loaded, features, options, backend) -> str:
         ``dir`` (the task's run directory) and ``warnings`` (messages of the task).
     """
     from brainalign.encoding import BandedEncodingModel, EncodingModel, roi_table, score_table
-    from brainalign.encoding._run import write_run
+    from brainalign.encoding._run import recorded_warnings, write_run
     from brainalign.features import FeatureSet
 
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -481,8 +465,7 @@ def fit_task(task, loaded, features, options, backend) -> str:
     train, test = data.split()
     parts = [FeatureSet.load(features["folders"][name]) for name in task["layer"].split("+")]
     fs = parts[0] if len(parts) == 1 else _stack(parts)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_warnings(show=False) as caught:
         if len(parts) == 1:
             est = EncodingModel(alphas=options["alphas"], cv=options["cv"], backend=backend)
         else:  # a feature-space combination: one penalty per space and voxel

@@ -335,16 +335,7 @@ class NSD:
                 f"{self.root / L.betas_file(subject, 1, _EXT.get(betas_format, 'hdf5'))}"
                 " (and the other sessions)."
             )
-        if sessions is None:
-            return files
-        sessions = [sessions] if np.isscalar(sessions) else list(sessions)
-        missing = [s for s in sessions if s not in files]
-        if missing or not sessions:
-            raise DataError(
-                f"Session(s) {missing or sessions} not found for subject {subject}; "
-                f"available sessions: {list(files)}."
-            )
-        return {s: files[s] for s in sorted(set(sessions))}
+        return select_sessions(files, sessions, subject)
 
     def _design(self) -> dict:
         from scipy.io import loadmat
@@ -570,3 +561,39 @@ def _roi_hits(name, fname, vol, table, shape) -> np.ndarray:
         return np.rint(vol) > 0
     values = [v for v, n in table.items() if n == name]
     return np.isin(np.rint(vol), values)
+
+
+def select_sessions(files: dict, sessions, subject, where: str = "") -> dict:
+    """Keep the requested sessions of ``{session: file}`` (all when ``sessions`` is None).
+
+    Parameters
+    ----------
+    files : dict
+        Session number -> file(s) found.
+    sessions : int, sequence of int or None
+        Sessions to keep.
+    subject : int
+        Subject number (for the error message).
+    where : str
+        Where the files were looked for (for the error message), e.g. ``" in fsaverage"``.
+
+    Returns
+    -------
+    dict
+        The kept sessions, in order.
+
+    Raises
+    ------
+    DataError
+        If a session is missing or none is asked for.
+    """
+    if sessions is None:
+        return files
+    sessions = [sessions] if np.isscalar(sessions) else list(sessions)
+    missing = [s for s in sessions if s not in files]
+    if missing or not sessions:
+        raise DataError(
+            f"Session(s) {missing or sessions} not found for subject {subject}{where}; "
+            f"available sessions: {list(files)}."
+        )
+    return {s: files[s] for s in sorted(set(sessions))}

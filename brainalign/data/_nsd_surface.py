@@ -28,6 +28,7 @@ from brainalign.data._nsd import (
     TRIALS_PER_SESSION,
     _drop_columns,
     _progress,
+    select_sessions,
 )
 from brainalign.data._registry import register_dataset
 from brainalign.data._stimuli import NSDStimuli
@@ -151,16 +152,7 @@ def _select_sessions(root, subject, sessions, space) -> dict[int, dict[str, Path
             f"No {space} betas for subject {subject}: expected "
             f"{root / L.surface_betas_file(subject, 'lh', 1, space)} and its 'rh' twin."
         )
-    if sessions is None:
-        return files
-    sessions = [sessions] if np.isscalar(sessions) else list(sessions)
-    missing = [s for s in sessions if s not in files]
-    if missing or not sessions:
-        raise DataError(
-            f"Session(s) {missing or sessions} not found for subject {subject} in {space}; "
-            f"available sessions: {list(files)}."
-        )
-    return {s: files[s] for s in sorted(set(sessions))}
+    return select_sessions(files, sessions, subject, f" in {space}")
 
 
 def _read_labels(root, subject, space, n_vert) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +96,7 @@ def decode_subject(
         and ``paths``.
     """
     from brainalign.data import load_dataset
-    from brainalign.encoding._run import _default_roi
+    from brainalign.encoding._run import _default_roi, recorded_warnings
 
     check_option("target", target, TARGETS)
     roi = _default_roi(dataset, root, roi)
@@ -119,28 +118,22 @@ def decode_subject(
         "backend": backend,
         "seed": seed,
     }
-    caught = []
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            space = _TargetSpace(model, layer, target, device, seed)  # fails before reading
-            data = load_dataset(dataset, root=root, subject=subject, roi=roi, progress=progress)
-            data = data.average_repetitions()
-            train_ids = data.split()[0].stimulus_ids
-            feats = space.embed(data, train_ids, pooling, cache_dir or out / "features", progress)
-            if _is_sensor(data):
-                result = _decode_eeg(data, feats, alphas, cv, backend)
-                captions = None
-            else:
-                if rois is None:
-                    rois = [n for n in data.roi_names() if n not in data.roi_columns]
-                est = DecodingModel(alphas=alphas, cv=cv, backend=backend)
-                result = decode_rois(data, feats, rois=rois, estimator=est, progress=progress)
-                cache = cache_dir or out / "features"
-                captions = space.retrieve(data, result, n_captions, cache, pooling)
-    finally:
-        for w in caught:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    cache = cache_dir or out / "features"
+    with recorded_warnings() as caught:
+        space = _TargetSpace(model, layer, target, device, seed)  # fails before reading
+        data = load_dataset(dataset, root=root, subject=subject, roi=roi, progress=progress)
+        data = data.average_repetitions()
+        train_ids = data.split()[0].stimulus_ids
+        feats = space.embed(data, train_ids, pooling, cache, progress)
+        if _is_sensor(data):
+            result = _decode_eeg(data, feats, alphas, cv, backend)
+            captions = None
+        else:
+            if rois is None:
+                rois = [n for n in data.roi_names() if n not in data.roi_columns]
+            est = DecodingModel(alphas=alphas, cv=cv, backend=backend)
+            result = decode_rois(data, feats, rois=rois, estimator=est, progress=progress)
+            captions = space.retrieve(data, result, n_captions, cache, pooling)
     table = result["scores"]
     if captions is not None:
         table = pd.concat([table, captions["metrics"]], ignore_index=True)

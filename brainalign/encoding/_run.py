@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -90,7 +91,6 @@ def fit_subject(
     dict
         ``scores`` and ``roi_scores`` tables, and the paths written.
     """
-    from brainalign.data import load_dataset
     from brainalign.features import get_extractor
 
     check_fit_inputs(layer, n_permutations)
@@ -111,35 +111,23 @@ def fit_subject(
         "backend": backend,
         "seed": seed,
     }
-    caught = []
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            data = load_dataset(dataset, root=root, subject=subject, roi=roi, progress=progress)
-            if data.ncsnr is None:  # no ncsnr shipped: estimate it from repetitions
-                try:
-                    data = data.with_ncsnr(split_half_ncsnr(data))
-                except DataError as exc:
-                    warnings.warn(f"No noise ceiling: {exc}", UserWarning, stacklevel=2)
-            data = data.average_repetitions()
-            train, test = data.split()
-            extractor = get_extractor(model, device=device, seed=seed)
-            feats = extractor.extract(
-                data.stimuli,
-                ids=data.stimulus_ids,
-                layers=[layer],
-                pooling=pooling,
-                cache_dir=cache_dir or out / "features",
-                fit_ids=train.stimulus_ids,  # reductions see training images only
-                progress=progress,
-                seed=seed,
-            )[layer]
-            est = EncodingModel(alphas=alphas, cv=cv, backend=backend)
-            est.fit(feats.align(train.stimulus_ids), train.responses)
-            pred = est.predict(feats.align(test.stimulus_ids))
-    finally:  # recorded for run.json, and still shown to the user
-        for w in caught:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    with recorded_warnings() as caught:
+        data = load_averaged(dataset, root, subject, roi, progress)
+        train, test = data.split()
+        extractor = get_extractor(model, device=device, seed=seed)
+        feats = extractor.extract(
+            data.stimuli,
+            ids=data.stimulus_ids,
+            layers=[layer],
+            pooling=pooling,
+            cache_dir=cache_dir or out / "features",
+            fit_ids=train.stimulus_ids,  # reductions see training images only
+            progress=progress,
+            seed=seed,
+        )[layer]
+        est = EncodingModel(alphas=alphas, cv=cv, backend=backend)
+        est.fit(feats.align(train.stimulus_ids), train.responses)
+        pred = est.predict(feats.align(test.stimulus_ids))
     scores = score_table(test, pred, est.best_alphas_, n_permutations, seed)
     scores.insert(0, "layer", layer)
     scores.insert(0, "model", extractor.spec)
@@ -147,6 +135,66 @@ def fit_subject(
     rois = roi_table(scores, test)
     paths = write_run(out, test, scores, rois, est, params, caught, extractor.spec, layer)
     return {"scores": scores, "roi_scores": rois, "paths": paths}
+
+
+@contextlib.contextmanager
+def recorded_warnings(show: bool = True):
+    """Record the warnings of a block (for ``run.json``), then show them to the user.
+
+    Parameters
+    ----------
+    show : bool
+        Re-emit the recorded warnings when the block ends (also when it raises);
+        ``False`` for code whose warnings are shown elsewhere (sweep tasks).
+
+    Yields
+    ------
+    list of warnings.WarningMessage
+        Filled while the block runs.
+    """
+    caught = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield caught
+    finally:
+        for w in caught if show else ():
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def load_averaged(dataset, root, subject, roi, progress=False):
+    """Load a subject, give it a noise ceiling and average its repetitions.
+
+    Datasets that ship no ncsnr get a split-half estimate from their repetitions;
+    when that is impossible a warning says so and the run has no noise ceiling.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name.
+    root : str or Path
+        Dataset folder.
+    subject : int
+        Subject number.
+    roi : str, sequence of str or None
+        Targets to load.
+    progress : bool
+        Show progress bars while loading.
+
+    Returns
+    -------
+    BrainData
+        One row per stimulus.
+    """
+    from brainalign.data import load_dataset
+
+    data = load_dataset(dataset, root=root, subject=subject, roi=roi, progress=progress)
+    if data.ncsnr is None:  # no ncsnr shipped: estimate it from repetitions
+        try:
+            data = data.with_ncsnr(split_half_ncsnr(data))
+        except DataError as exc:
+            warnings.warn(f"No noise ceiling: {exc}", UserWarning, stacklevel=2)
+    return data.average_repetitions()
 
 
 def score_table(test, pred, alphas, n_permutations, seed) -> pd.DataFrame:
