@@ -66,10 +66,10 @@ def run(args) -> int:
     )
     if "channel" in result["scores"]:  # EEG: channels x times
         plot_run_topomaps(args.out)
-    elif "vertex" in result["scores"]:  # cortical surface: maps on the data's meshes
+    else:  # volume maps as slices; surface maps (and volume maps projected) on meshes
+        if "vertex" not in result["scores"]:
+            plot_run_maps(args.out)
         plot_run_surface_maps(args.out)
-    else:
-        plot_run_maps(args.out)
     rois = result["roi_scores"]
     print(
         rois[["roi", "n_targets", "mean_r", "mean_ncr2", "frac_significant"]].to_string(

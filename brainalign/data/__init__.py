@@ -10,6 +10,7 @@ from brainalign.data import (  # noqa: F401  (adapters)
 )
 from brainalign.data._algonauts import AlgonautsImages, algonauts_score
 from brainalign.data._braindata import BrainData, noise_ceiling_from_ncsnr
+from brainalign.data._projection import SurfaceProjection
 from brainalign.data._registry import (
     get_dataset,
     list_datasets,
@@ -27,6 +28,7 @@ __all__ = [
     "BrainData",
     "NSDStimuli",
     "SensorSpace",
+    "SurfaceProjection",
     "SurfaceSpace",
     "ThingsImages",
     "VolumeSpace",

@@ -161,6 +161,24 @@ class NSD:
         labels.pop(0, None)
         return labels
 
+    def surface_projections(self, subject: int) -> list:
+        """func1pt8mm -> surface projections of a subject, from NSD's transform files.
+
+        Parameters
+        ----------
+        subject : int
+            1-based subject number.
+
+        Returns
+        -------
+        list of SurfaceProjection
+            ``fsnative`` (and ``fsaverage``) when ``ppdata/subjAA/transforms`` holds
+            them; empty otherwise.
+        """
+        from brainalign.data._projection import nsd_projections
+
+        return nsd_projections(self.root, self._check_subject(subject))
+
     def describe(self, subject=None) -> dict:
         """Summarise what is on disk without reading betas.
 

@@ -91,3 +91,18 @@ def surface_ctab_file(subject: int, name: str, space: str) -> P:
 def surf_dir(subject: int, space: str) -> P:
     """``surf`` folder (meshes ``lh.white``, ``lh.inflated``, ...) of the space."""
     return P("nsddata/freesurfer") / freesurfer_subject(subject, space) / "surf"
+
+
+def transforms_dir(subject: int) -> P:
+    """``nsddata/ppdata/subjAA/transforms`` (NSD's precomputed mappings between spaces)."""
+    return P("nsddata/ppdata") / subject_dir(subject) / "transforms"
+
+
+def volume_to_surface_file(subject: int, hemi: str, surface: str, source: str = "func1pt8") -> P:
+    """``{lh,rh}.func1pt8-to-<surface>.mgz``: the voxel (1-based, 9999 = none) of each vertex."""
+    return transforms_dir(subject) / f"{hemi}.{source}-to-{surface}.mgz"
+
+
+def native_to_fsaverage_file(subject: int, hemi: str) -> P:
+    """``{lh,rh}.white-to-fsaverage.mgz``: the native vertex (1-based) of each fsaverage vertex."""
+    return transforms_dir(subject) / f"{hemi}.white-to-fsaverage.mgz"

@@ -24,6 +24,7 @@ from brainalign.data._sample_surface import (
     write_fsaverage,
     write_subject_surface,
 )
+from brainalign.data._sample_transforms import write_transforms
 from brainalign.data._samplenet import PLANTED, SAMPLE_MODEL_SPEC, sample_layer_features
 
 logger = get_logger(__name__)
@@ -33,7 +34,7 @@ TRIALS_PER_SESSION = 750
 N_REPEATS = 3
 VOXEL_MM = 1.8
 TR_S = 4.0 / 3.0
-SAMPLE_FORMAT_VERSION = 3  # 3: surface betas, labels and meshes
+SAMPLE_FORMAT_VERSION = 4  # 3: surface betas, labels and meshes; 4: transforms, flat patches
 #: Share of signal variance from the driving layer in ROIs that also have attributes.
 LAYER_SHARE = 0.75
 
@@ -560,6 +561,7 @@ def _write_subject(out, cfg, design, geometry, features, words, subject):
     write_subject_surface(
         out, geometry["surface"], geometry["rois"], ROI_FILES, betas, ncsnr, subject, cfg.n_sessions
     )
+    write_transforms(out, geometry["surface"], affine, subject)
 
 
 def _save_nifti(img, path):

@@ -314,21 +314,19 @@ def write_run(out: Path, test, scores, rois, est, params, caught, model_spec, la
             table.to_parquet(tmp, index=False)
         paths[name] = out / f"{name}.parquet"
     volume = getattr(test.space, "kind", None) == "volume"
+    values = _map_values(scores)
     if volume:
-        values = {
-            "r": scores["r"],
-            "r2": scores["r2"],
-            "ncr2": scores["ncr2"].fillna(0),
-            "alpha": scores["alpha"],
-            "log10pfdr": -np.log10(scores["p_fdr"]),
-        }
         for stat in MAP_STATS:
             path = out / "maps" / map_name(params["subject"], model_spec, layer, stat)
             with atomic_path(path) as tmp:
-                test.to_image(np.asarray(values[stat], dtype=np.float32)).to_filename(tmp)
+                test.to_image(values[stat]).to_filename(tmp)
             paths[f"map_{stat}"] = path
+        projections = _surface_projections(params)
+        if projections:
+            stem = map_name(params["subject"], model_spec, layer, "{stat}")[: -len(".nii.gz")]
+            paths.update(_write_projected_maps(out, test, values, projections, stem))
     if getattr(test.space, "kind", None) == "surface":
-        paths.update(_write_surface_maps(out, test, scores, params["subject"], model_spec, layer))
+        paths.update(_write_surface_maps(out, test, values, params["subject"], model_spec, layer))
     stem = map_name(params["subject"], model_spec, layer, "weights")[: -len(".nii.gz")]
     weights = out / f"{stem}.npz"
     with atomic_path(weights) as tmp:
@@ -362,8 +360,8 @@ def _surface_columns(data) -> dict:
     return {"hemi": data.space.hemi.astype(str), "vertex": data.space.vertex}
 
 
-def _write_surface_maps(out: Path, test, scores, subject, model_spec, layer) -> dict:
-    """One ``.mgh`` per statistic and hemisphere, plus ``maps/surface.json`` (the meshes)."""
+def _map_values(scores) -> dict[str, np.ndarray]:
+    """Return each map statistic per target (float32; no noise ceiling -> 0)."""
     values = {
         "r": scores["r"],
         "r2": scores["r2"],
@@ -371,13 +369,22 @@ def _write_surface_maps(out: Path, test, scores, subject, model_spec, layer) -> 
         "alpha": scores["alpha"],
         "log10pfdr": -np.log10(scores["p_fdr"]),
     }
+    return {stat: np.asarray(v, dtype=np.float32) for stat, v in values.items()}
+
+
+def _hemi_name(stem: str, stat: str, hemi: str, space: str | None = None) -> str:
+    """``<stem>_hemi-L[_space-<space>]_stat-<stat>.mgh`` from a ``..._stat-{stat}`` stem."""
+    entities = f"_hemi-{hemi[0].upper()}" + (f"_space-{space}" if space else "")
+    return stem.replace("_stat-{stat}", f"{entities}_stat-{stat}") + ".mgh"
+
+
+def _write_surface_maps(out: Path, test, values, subject, model_spec, layer) -> dict:
+    """One ``.mgh`` per statistic and hemisphere, plus ``maps/surface.json`` (the meshes)."""
+    stem = map_name(subject, model_spec, layer, "{stat}")[: -len(".nii.gz")]
     paths = {}
     for stat in MAP_STATS:
-        stem = map_name(subject, model_spec, layer, stat)[: -len(".nii.gz")]
-        images = test.space.to_image(np.asarray(values[stat], dtype=np.float32))
-        for hemi, img in images.items():
-            name = stem.replace(f"_stat-{stat}", f"_hemi-{hemi[0].upper()}_stat-{stat}")
-            path = out / "maps" / f"{name}.mgh"
+        for hemi, img in test.space.to_image(values[stat]).items():
+            path = out / "maps" / _hemi_name(stem, stat, hemi)
             with atomic_path(path) as tmp:
                 img.to_filename(str(tmp))
             paths[f"map_{stat}_{hemi}"] = path
@@ -387,6 +394,45 @@ def _write_surface_maps(out: Path, test, scores, subject, model_spec, layer) -> 
         "mesh_files": test.space.mesh_files,
     }
     paths["surface"] = write_json_atomic(out / "maps" / "surface.json", record)
+    return paths
+
+
+def _surface_projections(params) -> list:
+    """Volume -> surface projections the run's dataset offers for its subject (or none)."""
+    if not params.get("dataset") or params.get("root") in (None, "None"):
+        return []
+    from brainalign.data import get_dataset
+
+    adapter = get_dataset(params["dataset"], params["root"])
+    find = getattr(adapter, "surface_projections", None)
+    return list(find(int(params["subject"]))) if find else []
+
+
+def _write_projected_maps(out: Path, test, values, projections, stem: str) -> dict:
+    """Project each volume map on the subject's surfaces: ``*_hemi-L_space-<s>_stat-*.mgh``.
+
+    Vertices without a voxel of the run within reach get 0, as vertices without data
+    in surface runs; ``maps/surface.json`` records each projection and its meshes.
+    """
+    import nibabel as nib
+
+    mask = np.zeros(test.space.shape, dtype=bool)
+    mask[tuple(test.space.ijk.T)] = True
+    stats = [s for s in MAP_STATS if s != "alpha"]  # interpolated penalties mean nothing
+    stack = np.stack([test.to_image(values[s]).get_fdata(dtype=np.float32) for s in stats], -1)
+    paths, records = {}, {}
+    for proj in projections:
+        projected = proj.project(stack, mask=mask)
+        for hemi, maps in projected.items():
+            for k, stat in enumerate(stats):
+                data = np.nan_to_num(maps[:, k]).astype(np.float32).reshape(-1, 1, 1)
+                path = out / "maps" / _hemi_name(stem, stat, hemi, proj.name)
+                with atomic_path(path) as tmp:
+                    nib.MGHImage(data, np.eye(4)).to_filename(str(tmp))
+                paths[f"map_{stat}_{hemi}_{proj.name}"] = path
+        covered = {h: int(np.isfinite(m[:, 0]).sum()) for h, m in projected.items()}
+        records[proj.name] = {**proj.record(), "vertices_with_data": covered}
+    paths["surface"] = write_json_atomic(out / "maps" / "surface.json", {"projections": records})
     return paths
 
 

@@ -22,6 +22,8 @@ from brainalign.exceptions import DataError, ParameterError
 _PREFERRED = ("inflated", "pial", "white", "sphere")
 #: Vertices per hemisphere of nilearn's bundled fsaverage5.
 FSAVERAGE5_VERTICES = 10242
+#: Vertices per hemisphere of FreeSurfer's fsaverage (ico7); its first 10,242 are fsaverage5's.
+FSAVERAGE_VERTICES = 163842
 _STYLE = {"r": ("cold_hot", True), "r2": ("cold_hot", True), "ncr2": ("hot", False)}
 
 
@@ -150,37 +152,47 @@ def plot_surface_map(values, meshes, title="", cmap="cold_hot", symmetric=True, 
 
 
 def plot_run_surface_maps(run_dir, stats=("r", "ncr2"), meshes=None) -> list[Path]:
-    """Draw each surface map (``maps/*_hemi-{L,R}_stat-<stat>.mgh``) of a run as a PNG.
+    """Draw each surface map (``maps/*_hemi-{L,R}[_space-<s>]_stat-<stat>.mgh``) as a PNG.
+
+    Surface runs write ``*_hemi-L_stat-r.mgh``; volume runs projected on the subject's
+    surfaces write ``*_hemi-L_space-fsnative_stat-r.mgh`` (and ``space-fsaverage``).
 
     Parameters
     ----------
     run_dir : str or Path
-        Run directory of a surface fit.
+        Run directory.
     stats : sequence of str
         Statistics to draw.
     meshes : dict or str, optional
         Meshes to draw on (see :func:`plot_surface_map`); a wrong vertex count is an
-        error. Default: the data's meshes listed in ``maps/surface.json``, else
-        fsaverage5 when the counts match; with neither, no figure (a warning).
+        error. Default: the meshes ``maps/surface.json`` lists for the map's space,
+        else nilearn's fsaverage5 when the maps have fsaverage5's or fsaverage's
+        vertex count (fsaverage's first 10,242 vertices are fsaverage5's); with
+        neither, no figure (a warning).
 
     Returns
     -------
     list of Path
-        PNG files written under ``run_dir/figures``.
+        PNG files written under ``run_dir/figures`` (``<map stem>_surface.png``).
     """
     import matplotlib.pyplot as plt
 
     run_dir = Path(run_dir)
+    record = _surface_record(run_dir)
     written = []
     for stat in stats:
-        for left in sorted((run_dir / "maps").glob(f"*_hemi-L_stat-{stat}.mgh")):
+        for left in sorted((run_dir / "maps").glob(f"*_hemi-L_*stat-{stat}.mgh")):
             right = left.with_name(left.name.replace("_hemi-L_", "_hemi-R_"))
             values = {"lh": read_mgh_vector(left)}
             if right.exists():
                 values["rh"] = read_mgh_vector(right)
-            use = meshes if meshes is not None else _run_meshes(run_dir, values)
+            space = _entity(left.name, "space")
+            files = record.get("projections", {}).get(space, {}) if space else record
+            use = meshes if meshes is not None else _run_meshes(files, values)
             if use is None:
-                return written
+                continue
+            if use == "fsaverage5":
+                values = {h: v[:FSAVERAGE5_VERTICES] for h, v in values.items()}
             cmap, signed = _STYLE.get(stat, ("hot", False))
             stem = left.name.replace("_hemi-L", "")[: -len(".mgh")]
             fig = plot_surface_map(values, use, title=stem, cmap=cmap, symmetric=signed)
@@ -192,10 +204,21 @@ def plot_run_surface_maps(run_dir, stats=("r", "ncr2"), meshes=None) -> list[Pat
     return written
 
 
-def _run_meshes(run_dir: Path, values: dict):
-    """Pick the run's own meshes, or fsaverage5 when the counts match, or None (warned)."""
+def _surface_record(run_dir: Path) -> dict:
     path = run_dir / "maps" / "surface.json"
-    record = json.loads(path.read_text()) if path.exists() else {}
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _entity(name: str, key: str) -> str | None:
+    """Value of a BIDS-like ``key-value`` entity of a file name (or None)."""
+    for part in name.split("_"):
+        if part.startswith(f"{key}-"):
+            return part[len(key) + 1 :]
+    return None
+
+
+def _run_meshes(record: dict, values: dict):
+    """Pick the recorded meshes, or fsaverage5 when the counts allow, or None (warned)."""
     files = record.get("mesh_files", {})
     chosen = {}
     for h in values:
@@ -205,11 +228,14 @@ def _run_meshes(run_dir: Path, values: dict):
             chosen[h] = found
     if len(chosen) == len(values):
         return chosen
-    if all(np.asarray(v).size == FSAVERAGE5_VERTICES for v in values.values()):
+    if all(
+        np.asarray(v).size in (FSAVERAGE5_VERTICES, FSAVERAGE_VERTICES) for v in values.values()
+    ):
         return "fsaverage5"
     counts = {h: int(np.asarray(v).size) for h, v in values.items()}
     warn(
-        f"No surface figures: the run lists no mesh files and its maps have {counts} "
-        f"vertices, not fsaverage5's {FSAVERAGE5_VERTICES}; pass 'meshes'."
+        f"No surface figure: no mesh files are recorded for these maps and they have "
+        f"{counts} vertices, neither fsaverage5's {FSAVERAGE5_VERTICES} nor fsaverage's "
+        f"{FSAVERAGE_VERTICES}; pass 'meshes'."
     )
     return None

@@ -1,0 +1,58 @@
+"""NSD's volume -> surface transforms for the embedded sample.
+
+NSD ships, per subject, ``transforms/{lh,rh}.func1pt8-to-<surface>.mgz`` (the 1-based
+func1pt8mm voxel coordinate of every vertex of ``<surface>``) and
+``{lh,rh}.white-to-fsaverage.mgz`` (the native vertex nearest each fsaverage vertex).
+The sample's meshes are in the volume's world space, so these are the meshes' vertices
+mapped through the inverse affine; the sample's fsaverage is the same mesh as the
+subject's, so ``white-to-fsaverage`` is the identity.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from brainalign._utils import atomic_path
+from brainalign.data import _nsd_layout as L
+from brainalign.data._projection import MESH_DEPTHS, NSD_DEPTHS
+from brainalign.data._surface import HEMIS
+
+
+def write_transforms(out, surface: dict, affine, subject: int) -> None:
+    """Write one subject's func1pt8 -> surface and white -> fsaverage transforms.
+
+    Parameters
+    ----------
+    out : Path
+        Sample root.
+    surface : dict
+        Output of ``plan_surface`` (per hemisphere ``coords`` of ``white`` and ``pial``).
+    affine : ndarray of shape (4, 4)
+        The func1pt8mm voxel -> world affine.
+    subject : int
+        1-based subject number.
+    """
+    inverse = np.linalg.inv(affine)
+    for hemi in HEMIS:
+        white = surface[hemi]["coords"]["white"]
+        pial = surface[hemi]["coords"]["pial"]
+        points = {"white": white, "pial": pial}
+        points.update(
+            {
+                name: pial + f * (white - pial)
+                for name, f in zip(NSD_DEPTHS, MESH_DEPTHS, strict=True)
+            }
+        )
+        for name, world in points.items():
+            voxel = world @ inverse[:3, :3].T + inverse[:3, 3] + 1.0  # NSD: 1-based
+            path = out / L.volume_to_surface_file(subject, hemi, name)
+            _write_mgh(voxel.astype(np.float32).reshape(len(voxel), 1, 1, 3), path)
+        index = np.arange(1, len(white) + 1, dtype=np.int32)
+        _write_mgh(index.reshape(-1, 1, 1), out / L.native_to_fsaverage_file(subject, hemi))
+
+
+def _write_mgh(data, path) -> None:
+    import nibabel as nib
+
+    with atomic_path(path) as tmp:
+        nib.MGHImage(np.asarray(data), np.eye(4)).to_filename(str(tmp))
