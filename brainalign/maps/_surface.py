@@ -151,7 +151,49 @@ def plot_surface_map(values, meshes, title="", cmap="cold_hot", symmetric=True, 
     return fig
 
 
-def plot_run_surface_maps(run_dir, stats=("r", "ncr2"), meshes=None) -> list[Path]:
+def write_surface_view(values, mesh, path, hemi="lh", title="", cmap="cold_hot", symmetric=True):
+    """Write an interactive 3-D view of one hemisphere map (nilearn ``view_surf``).
+
+    The page is self-contained (nilearn's bundled niivue viewer, no network): it can
+    be rotated, zoomed and opened in any browser.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_vertices,)
+        One value per mesh vertex.
+    mesh : str, Path or tuple
+        The hemisphere's mesh (see :func:`load_mesh`).
+    path : str or Path
+        HTML file to write (atomically).
+    hemi : {"lh", "rh"}
+        Hemisphere (for ``"fsaverage5"``).
+    title : str
+        Page title.
+    cmap : str
+        Colour map.
+    symmetric : bool
+        Colour scale symmetric around 0.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    from nilearn import plotting
+
+    coords, faces = load_mesh(mesh, hemi)
+    stat = np.nan_to_num(np.asarray(values, dtype=np.float64))
+    check_mesh(coords, stat.size, hemi, str(mesh))
+    view = plotting.view_surf(
+        (coords, faces), stat, cmap=cmap, symmetric_cmap=symmetric, title=title, engine="niivue"
+    )
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(view.get_standalone(), encoding="utf-8")
+    return path
+
+
+def plot_run_surface_maps(run_dir, stats=("r", "ncr2"), meshes=None, views=("r",)) -> list[Path]:
     """Draw each surface map (``maps/*_hemi-{L,R}[_space-<s>]_stat-<stat>.mgh``) as a PNG.
 
     Surface runs write ``*_hemi-L_stat-r.mgh``; volume runs projected on the subject's
@@ -170,10 +212,16 @@ def plot_run_surface_maps(run_dir, stats=("r", "ncr2"), meshes=None) -> list[Pat
         vertex count (fsaverage's first 10,242 vertices are fsaverage5's); with
         neither, no figure (a warning).
 
+    views : sequence of str
+        Statistics also written as interactive 3-D pages, one per hemisphere
+        (``figures/<.mgh stem>_surface.html``, see :func:`write_surface_view`); not
+        for maps projected on fsaverage (each page embeds its mesh and viewer).
+
     Returns
     -------
     list of Path
-        PNG files written under ``run_dir/figures`` (``<map stem>_surface.png``).
+        Files written under ``run_dir/figures``: ``<map stem>_surface.png`` and the
+        interactive pages.
     """
     import matplotlib.pyplot as plt
 
@@ -201,6 +249,12 @@ def plot_run_surface_maps(run_dir, stats=("r", "ncr2"), meshes=None) -> list[Pat
                 fig.savefig(tmp, dpi=80)
             plt.close(fig)
             written.append(target)
+            if stat in views and space != "fsaverage":  # pages are large: native space only
+                for h, v in values.items():
+                    mesh = use if isinstance(use, str) else use[h]
+                    name = (left if h == "lh" else right).name[: -len(".mgh")]
+                    page = run_dir / "figures" / f"{name}_surface.html"
+                    written.append(write_surface_view(v, mesh, page, h, name, cmap, signed))
     return written
 
 

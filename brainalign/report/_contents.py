@@ -62,6 +62,8 @@ class RunContents:
     map_figures: list = dataclasses.field(default_factory=list)
     other_figures: list = dataclasses.field(default_factory=list)
     maps: list = dataclasses.field(default_factory=list)
+    surface_views: list = dataclasses.field(default_factory=list)
+    link_base: str = "."
 
 
 def read_run(run_dir) -> RunContents:
@@ -101,6 +103,7 @@ def read_run(run_dir) -> RunContents:
         map_figures=[p for p in figures if "_stat-" in p.name],
         other_figures=[p for p in figures if "_stat-" not in p.name],
         maps=sorted((path / "maps").glob("*.nii.gz")),
+        surface_views=sorted((path / "figures").glob("*_surface.html")),
     )
 
 

@@ -106,6 +106,11 @@ def figure(uri: str, caption: str, fig_id: str = "") -> dict:
     return {"kind": "figure", "id": fig_id, "uri": uri, "caption": caption}
 
 
+def links(caption: str, entries) -> dict:
+    """Describe a list of links (``entries``: ``(text, href)`` pairs, hrefs relative)."""
+    return {"kind": "links", "caption": caption, "entries": [(str(t), str(h)) for t, h in entries]}
+
+
 def pairs(caption: str, mapping: dict) -> dict:
     """Describe a key-value list (values formatted as text)."""
     return {

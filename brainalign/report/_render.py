@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -54,13 +55,16 @@ def _environment():
     )
 
 
-def render_report(run_dir) -> str:
+def render_report(run_dir, link_base: str = ".") -> str:
     """Render the report of a run directory as an HTML string.
 
     Parameters
     ----------
     run_dir : str or Path
         Run directory (see :func:`write_report` for what it may hold).
+    link_base : str
+        Path from the report's folder to the run directory, for the links to the
+        run's interactive pages (``figures/*_surface.html``).
 
     Returns
     -------
@@ -79,6 +83,7 @@ def render_report(run_dir) -> str:
     from brainalign import __version__
 
     contents = read_run(run_dir)
+    contents.link_base = link_base
     sections = [s for s in (build(contents) for build in SECTION_BUILDERS) if s is not None]
     if not sections:
         raise DataError(
@@ -142,8 +147,9 @@ def write_report(run_dir, out=None) -> Path:
     DataError
         If it holds nothing to report, or a table lacks the columns its section needs.
     """
-    html = render_report(run_dir)  # everything is built before anything is written
     out = Path(run_dir) / "report.html" if out is None else Path(out)
+    base = Path(os.path.relpath(Path(run_dir).resolve(), out.resolve().parent)).as_posix()
+    html = render_report(run_dir, base)  # everything is built before anything is written
     with atomic_path(out) as tmp:
         tmp.write_text(html, encoding="utf-8")
         tmp.chmod(0o644)  # a report is for sharing (temporary files start private)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from brainalign.report import _plots
-from brainalign.report._items import Section, figure, pairs, table, varying, with_keys
+from brainalign.report._items import Section, figure, links, pairs, table, varying, with_keys
 
 #: Map statistics drawn when the run has maps but no figures, in display order.
 MAP_STATS = ("r", "ncr2", "log10pfdr")
@@ -207,7 +207,18 @@ def maps_section(contents) -> Section | None:
         items, notes = _render_maps(contents)
     else:
         return None
-    intro = "Statistic maps of the held-out scores: axial slices and a glass brain per map."
+    if contents.surface_views:
+        entries = [
+            (p.name[: -len("_surface.html")], f"{contents.link_base}/figures/{p.name}")
+            for p in contents.surface_views
+        ]
+        caption = "Interactive 3-D surface views (pages in the run's figures folder)"
+        items.append(links(caption, entries))
+    intro = (
+        "Statistic maps of the held-out scores: axial slices and a glass brain per volume "
+        "map; lateral and medial views of each hemisphere for surface maps (surface runs, "
+        "and volume maps projected on the subject's and fsaverage's surfaces)."
+    )
     return Section("maps", "Voxel maps", intro, notes=notes, items=items)
 
 

@@ -1,6 +1,8 @@
 """Surface fits on the sample recover the same planted ROI -> layer mapping as volume fits."""
 
 import json
+import re
+from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -13,6 +15,7 @@ from brainalign.data import SurfaceProjection
 from brainalign.data._surface import read_mgh_vector
 from brainalign.data.sample import PLANTED
 from brainalign.encoding import EncodingModel, pearson_r
+from brainalign.report import write_report
 
 LAYERS = ("layer2", "layer4", "layer6")
 MODEL = "torch:brainalign.data.sample:SampleNet@0"
@@ -133,3 +136,13 @@ def test_volume_fit_cli_writes_projected_surface_maps(nsd_sample, tmp_path):
     assert 0 < record["fsnative"]["vertices_with_data"]["lh"] < 1380 / 2
     for space in ("fsnative", "fsaverage"):
         assert (out / "figures" / f"{stem}_space-{space}_stat-r_surface.png").stat().st_size > 1000
+    # interactive pages: native space only, offline (no script fetched), linked by the report
+    pages = sorted(p.name for p in (out / "figures").glob("*_surface.html"))
+    assert pages == [f"{stem}_hemi-{h}_space-fsnative_stat-r_surface.html" for h in "LR"]
+    page = (out / "figures" / pages[0]).read_text()
+    assert "<canvas" in page and "<script src=" not in page
+    elsewhere = tmp_path / "shared" / "report.html"
+    write_report(out, elsewhere)
+    hrefs = re.findall(r'<a href="([^"]+_surface\.html)"', elsewhere.read_text())
+    assert sorted(Path(h).name for h in hrefs) == pages
+    assert all((elsewhere.parent / h).resolve().is_file() for h in hrefs)
