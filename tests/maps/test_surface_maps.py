@@ -29,3 +29,35 @@ def test_fsaverage5_offline_and_wrong_vertex_count_names_both_counts():
         plot_surface_map({"rh": np.zeros(1380)}, "fsaverage5")
     with pytest.raises(DataError, match=r"lh mesh has 3 vertices but the map has 4 values"):
         check_mesh(np.zeros((3, 3)), 4)
+
+
+def test_fsaverage_maps_without_meshes_are_drawn_on_fsaverage5(tmp_path, monkeypatch):
+    # Algonauts-style run: 163,842 values per hemisphere, no mesh files recorded.
+    # fsaverage's first 10,242 vertices are fsaverage5's (icosahedral subdivision order).
+    import nibabel as nib
+
+    from brainalign.maps import _surface
+
+    values = {"lh": np.arange(163842.0), "rh": -np.arange(163842.0)}
+    for hemi, v in values.items():
+        path = tmp_path / "maps" / f"sub-01_hemi-{hemi[0].upper()}_stat-ncr2.mgh"
+        path.parent.mkdir(exist_ok=True)
+        nib.MGHImage(v.astype(np.float32).reshape(-1, 1, 1), np.eye(4)).to_filename(str(path))
+    drawn = {}
+    real = _surface.plot_surface_map
+
+    def spy(vals, meshes, **kwargs):
+        drawn.update(vals=vals, meshes=meshes)
+        return real(vals, meshes, **kwargs)
+
+    monkeypatch.setattr(_surface, "plot_surface_map", spy)
+    written = _surface.plot_run_surface_maps(tmp_path, stats=("ncr2",))
+    assert [p.name for p in written] == ["sub-01_stat-ncr2_surface.png"]
+    assert drawn["meshes"] == "fsaverage5"
+    for hemi in ("lh", "rh"):
+        np.testing.assert_array_equal(drawn["vals"][hemi], values[hemi][:10242])
+    # any other count without meshes: a warning and no figure
+    for path in (tmp_path / "maps").glob("*.mgh"):
+        nib.MGHImage(np.zeros((500, 1, 1), np.float32), np.eye(4)).to_filename(str(path))
+    with pytest.warns(UserWarning, match="neither fsaverage5's 10242 nor fsaverage's 163842"):
+        assert _surface.plot_run_surface_maps(tmp_path, stats=("ncr2",)) == []
