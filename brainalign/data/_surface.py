@@ -4,7 +4,10 @@ Each column is one vertex ``(hemi, vertex)`` of a hemisphere mesh with a known n
 of vertices (fsaverage: 163,842 per hemisphere; a subject's native surface: its own
 count). :class:`SurfaceSpace` turns a column vector back into one full-length array per
 hemisphere, or into FreeSurfer ``.mgh`` images (shape ``(n_vertices, 1, 1)``), and knows
-the mesh files (``white``, ``pial``, ``inflated``, ``sphere``) that maps are drawn on.
+the mesh files (``white``, ``pial``, ``inflated``, ``sphere``, and the flat patch
+``full.flat.patch.3d``) that maps are drawn on. :func:`read_patch` and
+:func:`write_patch` read and write FreeSurfer binary patch files (a flattened subset of
+a hemisphere's vertices).
 """
 
 from __future__ import annotations
@@ -15,12 +18,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brainalign.exceptions import DataError, ParameterError
+from brainalign._utils import atomic_path
+from brainalign.exceptions import DataError, MissingFileError, ParameterError
 
 #: Hemisphere names, in column order.
 HEMIS = ("lh", "rh")
 #: FreeSurfer surface files looked for beside a subject's ``surf`` folder.
 MESH_NAMES = ("inflated", "white", "pial", "sphere", "flat")
+#: File name of each surface (``{hemi}`` is the hemisphere); others are ``{hemi}.<name>``.
+MESH_FILES = {"flat": "{hemi}.full.flat.patch.3d"}
+#: Magic number opening a FreeSurfer patch in the "new" format (float coordinates).
+PATCH_MAGIC = -1
+#: One point of a new-format patch: 1-based vertex number (negative: border) and x, y, z.
+_PATCH_POINT = np.dtype([("vno", ">i4"), ("xyz", ">f4", (3,))])
+#: One point of an old-format patch: vertex number and x, y, z in 1/100 mm (int16).
+_OLD_PATCH_POINT = np.dtype([("vno", ">i4"), ("xyz", ">i2", (3,))])
 
 
 class SurfaceSpace:
@@ -172,20 +184,191 @@ def find_meshes(surf_dir, hemis=HEMIS) -> dict[str, dict[str, str]]:
     Parameters
     ----------
     surf_dir : str or Path
-        Folder holding ``lh.inflated``, ``rh.white``, ...
+        Folder holding ``lh.inflated``, ``rh.white``, ``lh.full.flat.patch.3d``, ...
     hemis : sequence of str
         Hemispheres to look for.
 
     Returns
     -------
     dict of str -> dict of str -> str
-        Per hemisphere, surface name -> path (only those found).
+        Per hemisphere, surface name (:data:`MESH_NAMES`; ``"flat"`` is the flat patch
+        ``{hemi}.full.flat.patch.3d``) -> path, only those found.
     """
     surf_dir = Path(surf_dir)
-    return {
-        h: {m: str(surf_dir / f"{h}.{m}") for m in MESH_NAMES if (surf_dir / f"{h}.{m}").exists()}
-        for h in hemis
-    }
+    found = {}
+    for h in hemis:
+        paths = {m: surf_dir / mesh_file_name(h, m) for m in MESH_NAMES}
+        found[h] = {m: str(path) for m, path in paths.items() if path.exists()}
+    return found
+
+
+def mesh_file_name(hemi: str, name: str) -> str:
+    """Return the FreeSurfer file name of a hemisphere's surface.
+
+    Parameters
+    ----------
+    hemi : {"lh", "rh"}
+        Hemisphere.
+    name : str
+        Surface name (``"inflated"``, ``"flat"``, ...).
+
+    Returns
+    -------
+    str
+        ``lh.inflated``, or ``lh.full.flat.patch.3d`` for ``"flat"``.
+    """
+    return MESH_FILES.get(name, "{hemi}." + name).format(hemi=hemi)
+
+
+def read_patch(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read a FreeSurfer binary patch file (e.g. ``lh.full.flat.patch.3d``).
+
+    A patch lists a subset of a hemisphere's vertices with new coordinates (for a flat
+    patch, the 2-D unfolding with z = 0). The file is big-endian. The "new" format
+    (what FreeSurfer writes) is the int32 ``-1``, the int32 number of points, then per
+    point the int32 1-based vertex number (negative for a vertex on the patch border)
+    and three float32 x, y, z. The old format starts directly with the number of
+    points, and stores x, y, z as int16 hundredths of a millimetre.
+
+    Parameters
+    ----------
+    path : str or Path
+        The patch file.
+
+    Returns
+    -------
+    vertices : ndarray of int64, shape (n_points,)
+        0-based vertex index of each point in the hemisphere's mesh.
+    coords : ndarray of float64, shape (n_points, 3)
+        Coordinates of each point.
+    border : ndarray of bool, shape (n_points,)
+        Whether each point lies on the patch border.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"Patch file not found: {path}.")
+    raw = path.read_bytes()
+    if len(raw) < 4:
+        raise DataError(
+            f"{path} is not a FreeSurfer patch: expected at least a 4-byte header, got "
+            f"{len(raw)} bytes."
+        )
+    first = int(np.frombuffer(raw, ">i4", count=1)[0])
+    if first == PATCH_MAGIC:
+        points = _patch_points(raw, path, 8, _PATCH_POINT, _header_count(raw, path))
+        coords = points["xyz"].astype(np.float64)
+    elif first >= 0:
+        points = _patch_points(raw, path, 4, _OLD_PATCH_POINT, first)
+        coords = points["xyz"].astype(np.float64) / 100.0
+    else:
+        raise DataError(
+            f"{path} is not a FreeSurfer patch: expected the magic number {PATCH_MAGIC} "
+            f"or a non-negative point count, got {first}."
+        )
+    vertices, border = _patch_vertices(points["vno"].astype(np.int64), path)
+    return vertices, coords, border
+
+
+def _header_count(raw: bytes, path) -> int:
+    """Return the number of points of a new-format patch (the int32 after the magic)."""
+    if len(raw) < 8:
+        raise DataError(
+            f"{path} is a truncated FreeSurfer patch: expected an 8-byte header (magic "
+            f"number and point count), got {len(raw)} bytes."
+        )
+    n = int(np.frombuffer(raw, ">i4", count=1, offset=4)[0])
+    if n < 0:
+        raise DataError(f"{path} is not a FreeSurfer patch: expected a point count >= 0, got {n}.")
+    return n
+
+
+def _patch_points(raw: bytes, path, offset: int, dtype: np.dtype, n: int) -> np.ndarray:
+    """Return the ``n`` point records after the header, checking the file size first."""
+    expected = offset + n * dtype.itemsize
+    if len(raw) != expected:
+        state = "truncated" if len(raw) < expected else "garbled"
+        raise DataError(
+            f"{path} is a {state} FreeSurfer patch: its header announces {n} points, "
+            f"i.e. {expected} bytes, but the file has {len(raw)} bytes."
+        )
+    return np.frombuffer(raw, dtype, count=n, offset=offset)
+
+
+def _patch_vertices(vno: np.ndarray, path) -> tuple[np.ndarray, np.ndarray]:
+    """0-based vertex indices and border flags from signed 1-based vertex numbers."""
+    if (vno == 0).any():
+        k = int(np.flatnonzero(vno == 0)[0])
+        raise DataError(
+            f"{path} is a garbled FreeSurfer patch: expected non-zero 1-based vertex "
+            f"numbers, got 0 at point {k}."
+        )
+    vertices = np.abs(vno) - 1
+    if np.unique(vertices).size != vertices.size:
+        raise DataError(
+            f"{path} is a garbled FreeSurfer patch: expected each vertex once, got "
+            f"{vertices.size - np.unique(vertices).size} repeated vertices."
+        )
+    return vertices, vno < 0
+
+
+def write_patch(path, vertices, coords, border=None) -> None:
+    """Write a FreeSurfer binary patch file in the new format (atomically).
+
+    See :func:`read_patch` for the layout.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination (``lh.full.flat.patch.3d``).
+    vertices : array-like of int, shape (n_points,)
+        0-based vertex index of each point, each vertex at most once.
+    coords : array-like of float, shape (n_points, 3) or (n_points, 2)
+        Coordinates of each point (z = 0 when two columns are given).
+    border : array-like of bool, shape (n_points,), optional
+        Points on the patch border (stored as negative vertex numbers). Default: none.
+    """
+    vertices, coords, border = _check_patch(vertices, coords, border)
+    points = np.empty(vertices.size, dtype=_PATCH_POINT)
+    points["vno"] = np.where(border, -(vertices + 1), vertices + 1)
+    points["xyz"] = coords
+    header = np.array([PATCH_MAGIC, vertices.size], dtype=">i4")
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(header.tobytes() + points.tobytes())
+
+
+def _check_patch(vertices, coords, border):
+    """Validate the arrays of :func:`write_patch`; return vertices, (n, 3) coords, border."""
+    vertices = np.asarray(vertices)
+    if vertices.ndim != 1 or (vertices.size and vertices.dtype.kind not in "iu"):
+        raise ParameterError(
+            f"Invalid value for 'vertices': expected a 1-D array of integer vertex indices; "
+            f"got dtype {vertices.dtype} and shape {vertices.shape}."
+        )
+    vertices = vertices.astype(np.int64)
+    if vertices.size and (vertices.min() < 0 or vertices.max() >= 2**31 - 1):
+        raise ParameterError(
+            f"Invalid value for 'vertices': expected 0-based indices in 0..{2**31 - 2}; "
+            f"got {vertices.min()}..{vertices.max()}."
+        )
+    if np.unique(vertices).size != vertices.size:
+        raise ParameterError(
+            "Invalid value for 'vertices': expected each vertex once; got repeated vertices."
+        )
+    coords = np.asarray(coords, dtype=np.float64)
+    if coords.ndim != 2 or coords.shape[0] != vertices.size or coords.shape[1] not in (2, 3):
+        raise ParameterError(
+            f"Invalid shape for 'coords': expected ({vertices.size}, 3) or "
+            f"({vertices.size}, 2); got {coords.shape}."
+        )
+    if coords.shape[1] == 2:
+        coords = np.c_[coords, np.zeros(len(coords))]
+    border = np.zeros(vertices.size, bool) if border is None else np.asarray(border)
+    if border.shape != vertices.shape or border.dtype != bool:
+        raise ParameterError(
+            f"Invalid value for 'border': expected a boolean array of shape "
+            f"{vertices.shape}; got dtype {border.dtype} and shape {border.shape}."
+        )
+    return vertices, coords, border
 
 
 @contextlib.contextmanager

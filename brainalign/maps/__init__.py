@@ -1,11 +1,13 @@
-"""Maps layer: figures (and later surfaces) of statistic maps."""
+"""Maps layer: figures of statistic maps (volume, surface, flat patches, topomaps)."""
 
 from brainalign.maps._figures import plot_run_maps
+from brainalign.maps._flat import plot_flat_map
 from brainalign.maps._surface import (
     check_mesh,
     load_mesh,
     plot_run_surface_maps,
     plot_surface_map,
+    write_surface_view,
 )
 from brainalign.maps._topomaps import (
     peak_times,
@@ -18,10 +20,12 @@ __all__ = [
     "check_mesh",
     "load_mesh",
     "peak_times",
+    "plot_flat_map",
     "plot_run_maps",
     "plot_run_surface_maps",
     "plot_run_topomaps",
     "plot_surface_map",
     "plot_time_courses",
     "plot_topomaps",
+    "write_surface_view",
 ]

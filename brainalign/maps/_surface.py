@@ -220,8 +220,9 @@ def plot_run_surface_maps(run_dir, stats=("r", "ncr2"), meshes=None, views=("r",
     Returns
     -------
     list of Path
-        Files written under ``run_dir/figures``: ``<map stem>_surface.png`` and the
-        interactive pages.
+        Files written under ``run_dir/figures``: ``<map stem>_surface.png``,
+        ``<map stem>_flat.png`` when the meshes include a flat patch
+        (``{lh,rh}.full.flat.patch.3d``) or are fsaverage5, and the interactive pages.
     """
     import matplotlib.pyplot as plt
 
@@ -249,6 +250,16 @@ def plot_run_surface_maps(run_dir, stats=("r", "ncr2"), meshes=None, views=("r",
                 fig.savefig(tmp, dpi=80)
             plt.close(fig)
             written.append(target)
+            flat = _flat_inputs(use, files, values)
+            if flat is not None:
+                from brainalign.maps._flat import plot_flat_map
+
+                fig = plot_flat_map(values, *flat, title=stem, cmap=cmap, symmetric=signed)
+                target = run_dir / "figures" / f"{stem}_flat.png"
+                with atomic_path(target) as tmp:
+                    fig.savefig(tmp, dpi=80)
+                plt.close(fig)
+                written.append(target)
             if stat in views and space != "fsaverage":  # pages are large: native space only
                 for h, v in values.items():
                     mesh = use if isinstance(use, str) else use[h]
@@ -256,6 +267,21 @@ def plot_run_surface_maps(run_dir, stats=("r", "ncr2"), meshes=None, views=("r",
                     page = run_dir / "figures" / f"{name}_surface.html"
                     written.append(write_surface_view(v, mesh, page, h, name, cmap, signed))
     return written
+
+
+def _flat_inputs(use, record: dict, values: dict):
+    """Flat patches and their full meshes for a map, or None when there is no patch."""
+    if use == "fsaverage5":
+        return "fsaverage5", None
+    files = record.get("mesh_files", {})
+    patches, surfaces = {}, {}
+    for h in values:
+        names = files.get(h, {})
+        full = next((names[n] for n in ("white", "inflated", "pial") if n in names), None)
+        if "flat" not in names or full is None:
+            return None
+        patches[h], surfaces[h] = names["flat"], full
+    return patches, surfaces
 
 
 def _surface_record(run_dir: Path) -> dict:

@@ -65,7 +65,8 @@ def test_report_of_a_real_fit(nsd_sample, tmp_path, capsys):
     assert all(f'<td data-sort="{roi.lower()}">{roi}</td>' in html for roi in ("FFA-1", "OFA"))
     figures = sorted(p.name[: -len(".png")] for p in (run_dir / "figures").glob("*.png"))
     # r, ncr2, log10pfdr: slices and glass brain; r, ncr2 on the fsnative and fsaverage
-    # surfaces (the sample has NSD's volume -> surface transforms)
-    assert len(figures) == 6 + 4 and sum("_surface" in f for f in figures) == 4
+    # surfaces and their flat patches (the sample has NSD's volume -> surface transforms)
+    assert len(figures) == 6 + 4 + 4 and sum("_surface" in f for f in figures) == 4
+    assert sum(f.endswith("_flat") for f in figures) == 4
     captions = re.findall(r"<figcaption>([^<]+)</figcaption>", html)
     assert sorted(captions) == figures and "_stat-r_" in captions[0]  # r first

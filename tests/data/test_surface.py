@@ -103,6 +103,6 @@ def test_surface_space_round_trip_and_images():
 
 
 def test_sample_truth_records_the_surface(ground_truth):
-    assert ground_truth["config"]["format_version"] == 3
+    assert ground_truth["config"]["format_version"] == 4
     assert ground_truth["surface"]["n_vertices"] == {"lh": 1380, "rh": 1380}
     json.dumps(ground_truth)

@@ -135,7 +135,9 @@ def test_volume_fit_cli_writes_projected_surface_maps(nsd_sample, tmp_path):
     # vertices far from the fitted ROIs carry no value
     assert 0 < record["fsnative"]["vertices_with_data"]["lh"] < 1380 / 2
     for space in ("fsnative", "fsaverage"):
-        assert (out / "figures" / f"{stem}_space-{space}_stat-r_surface.png").stat().st_size > 1000
+        for view in ("surface", "flat"):  # the sample's surf folders hold flat patches
+            png = out / "figures" / f"{stem}_space-{space}_stat-r_{view}.png"
+            assert png.stat().st_size > 1000
     # interactive pages: native space only, offline (no script fetched), linked by the report
     pages = sorted(p.name for p in (out / "figures").glob("*_surface.html"))
     assert pages == [f"{stem}_hemi-{h}_space-fsnative_stat-r_surface.html" for h in "LR"]

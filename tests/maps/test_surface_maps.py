@@ -52,7 +52,10 @@ def test_fsaverage_maps_without_meshes_are_drawn_on_fsaverage5(tmp_path, monkeyp
 
     monkeypatch.setattr(_surface, "plot_surface_map", spy)
     written = _surface.plot_run_surface_maps(tmp_path, stats=("ncr2",))
-    assert [p.name for p in written] == ["sub-01_stat-ncr2_surface.png"]
+    assert [p.name for p in written] == [
+        "sub-01_stat-ncr2_surface.png",
+        "sub-01_stat-ncr2_flat.png",  # nilearn's fsaverage5 flat meshes
+    ]
     assert drawn["meshes"] == "fsaverage5"
     for hemi in ("lh", "rh"):
         np.testing.assert_array_equal(drawn["vals"][hemi], values[hemi][:10242])
