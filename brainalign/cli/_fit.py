@@ -76,5 +76,9 @@ def run(args) -> int:
             index=False, float_format=lambda v: f"{v:.3f}"
         )
     )
+    if "challenge_scores" in result:  # algonauts2023: the challenge's metric
+        from brainalign.encoding._challenge import challenge_summary
+
+        print(challenge_summary(result["challenge_scores"]))
     print(f"run directory: {args.out}")
     return 0

@@ -239,14 +239,9 @@ class Algonauts2023:
         folder = self._subject_dir(subject)
         masks = self._masks(folder)
         parts, ids, split = self._responses(folder, masks)
-        hemi = np.concatenate([np.full(int(masks[h].sum()), h) for h in HEMIS])
-        vertex = np.concatenate([np.flatnonzero(masks[h]) for h in HEMIS])
-        col_meta = pd.DataFrame({"hemi": hemi, "vertex": vertex})
-        roi_columns = ["all-vertices"]
-        col_meta["all-vertices"] = "all-vertices"
-        for cls, labels in self._roi_labels(folder, masks).items():
-            col_meta[cls] = labels
-            roi_columns.append(cls)
+        col_meta = self._vertex_table(folder, masks)
+        roi_columns = [c for c in col_meta.columns if c not in ("hemi", "vertex")]
+        hemi, vertex = col_meta["hemi"].to_numpy(), col_meta["vertex"].to_numpy()
         ncsnr = self._ncsnr(folder, masks)
         if ncsnr is not None:
             col_meta["ncsnr"] = ncsnr
@@ -275,6 +270,36 @@ class Algonauts2023:
         for name in names:
             check_option("roi", name, data.roi_names())
         return data.select_rois(names)
+
+    def vertex_table(self, subject=1) -> pd.DataFrame:
+        """Describe the challenge vertices of a subject, without reading responses.
+
+        Parameters
+        ----------
+        subject : int
+            1-based subject number.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per challenge vertex (left then right hemisphere): ``hemi``,
+            ``vertex`` (the fsaverage index), ``all-vertices`` and one label column
+            per ROI class present (``""`` outside its labels).
+        """
+        folder = self._subject_dir(subject)
+        return self._vertex_table(folder, self._masks(folder))
+
+    def _vertex_table(self, folder, masks) -> pd.DataFrame:
+        table = pd.DataFrame(
+            {
+                "hemi": np.concatenate([np.full(int(masks[h].sum()), h) for h in HEMIS]),
+                "vertex": np.concatenate([np.flatnonzero(masks[h]) for h in HEMIS]),
+                "all-vertices": "all-vertices",
+            }
+        )
+        for cls, labels in self._roi_labels(folder, masks).items():
+            table[cls] = labels
+        return table
 
     def _masks(self, folder: Path) -> dict[str, np.ndarray]:
         masks = {}

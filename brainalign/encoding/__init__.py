@@ -1,6 +1,7 @@
 """Encoding layer: voxelwise ridge over himalaya, held-out scores and statistics."""
 
 from brainalign.encoding._banded import BandedEncodingModel
+from brainalign.encoding._challenge import challenge_scores
 from brainalign.encoding._decode_run import decode_subject
 from brainalign.encoding._decoding import (
     DecodingModel,
@@ -41,6 +42,7 @@ __all__ = [
     "EncodingModel",
     "TimeResolvedEncoding",
     "caption_retrieval_scores",
+    "challenge_scores",
     "chance_band",
     "classify_over_time",
     "cosine_similarity",

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from brainalign._utils import atomic_path, get_logger, write_json_atomic
+from brainalign.encoding._challenge import CHALLENGE_FILE, write_challenge_scores
 from brainalign.encoding._model import EncodingModel
 from brainalign.encoding._noise import split_half_ncsnr
 from brainalign.encoding._scores import (
@@ -28,7 +29,7 @@ logger = get_logger(__name__)
 #: Statistics written as NIfTI maps.
 MAP_STATS = ("r", "r2", "ncr2", "alpha", "log10pfdr")
 #: ROI label columns consulted last when naming a voxel's ROI (they are coarse).
-_COARSE = ("streams", "nsdgeneral")
+_COARSE = ("streams", "nsdgeneral", "all-vertices")
 
 
 def fit_subject(
@@ -134,7 +135,12 @@ def fit_subject(
     scores.insert(0, "subject", subject)
     rois = roi_table(scores, test)
     paths = write_run(out, test, scores, rois, est, params, caught, extractor.spec, layer)
-    return {"scores": scores, "roi_scores": rois, "paths": paths}
+    result = {"scores": scores, "roi_scores": rois, "paths": paths}
+    challenge = write_challenge_scores(out, scores, test)  # algonauts2023 only, else None
+    if challenge is not None:
+        result["challenge_scores"] = challenge
+        paths["challenge_scores"] = out / CHALLENGE_FILE
+    return result
 
 
 @contextlib.contextmanager
