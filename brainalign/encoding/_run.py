@@ -411,7 +411,11 @@ def _surface_projections(params) -> list:
 
     adapter = get_dataset(params["dataset"], params["root"])
     find = getattr(adapter, "surface_projections", None)
-    return list(find(int(params["subject"]))) if find else []
+    try:
+        return list(find(int(params["subject"]))) if find else []
+    except DataError as exc:  # the fit stands; only its surface maps are missing
+        warnings.warn(f"No surface maps: {exc}", UserWarning, stacklevel=2)
+        return []
 
 
 def _write_projected_maps(out: Path, test, values, projections, stem: str) -> dict:

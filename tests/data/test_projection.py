@@ -134,3 +134,15 @@ def test_no_transforms_no_projection_and_clear_errors(sample_clone, nsd_sample, 
         proj.project(grid[0], mask=np.ones((2, 2, 2), dtype=bool))
     with pytest.raises(ParameterError, match="'space'"):
         SurfaceProjection.from_nsd(nsd_sample, 1, space="mni")
+
+
+def test_a_broken_transform_costs_the_surface_maps_not_the_fit(sample_clone, tmp_path):
+    from brainalign.encoding._run import _surface_projections
+
+    path = L.native_to_fsaverage_file(1, "lh")
+    root = sample_clone(path)
+    nib.MGHImage(np.zeros((1380, 1, 1), np.int32), np.eye(4)).to_filename(str(root / path))
+    params = {"dataset": "nsd", "root": str(root), "subject": 1}
+    with pytest.warns(UserWarning, match=r"No surface maps: .*white-to-fsaverage.mgz names"):
+        assert _surface_projections(params) == []
+    assert _surface_projections({"dataset": "nsd", "root": None, "subject": 1}) == []
