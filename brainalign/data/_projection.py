@@ -152,6 +152,8 @@ class SurfaceProjection:
         -------
         SurfaceProjection
         """
+        from nibabel.affines import apply_affine
+
         inverse = np.linalg.inv(np.asarray(affine, dtype=np.float64))
         coords, files = {}, {}
         for hemi in HEMIS:
@@ -164,7 +166,7 @@ class SurfaceProjection:
                     f"{len(inner)} and {len(outer)}."
                 )
             points = np.stack([outer + f * (inner - outer) for f in depths])
-            coords[hemi] = points @ inverse[:3, :3].T + inverse[:3, 3]
+            coords[hemi] = apply_affine(inverse, points)
             files[hemi] = {
                 k: str(v)
                 for k, v in (("white", white[hemi]), ("pial", pial[hemi]))

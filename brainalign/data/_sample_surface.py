@@ -123,11 +123,11 @@ def write_subject_surface(out, surface, rois, roi_names, betas, ncsnr, subject, 
         i, j, k = surface[hemi]["ijk"].T
         values = betas[:, i, j, k]  # (n_trials, n_vertices) int16
         for space in L.SURFACE_SPACES:
-            _save_mgh(ncsnr[i, j, k], out / L.surface_ncsnr_file(subject, hemi, space))
+            save_mgh(ncsnr[i, j, k], out / L.surface_ncsnr_file(subject, hemi, space))
         for s in range(n_sessions):
             block = values[s * 750 : (s + 1) * 750]
             path = out / L.surface_betas_file(subject, hemi, s + 1, "fsaverage")
-            _save_mgh((block.T / 300.0).astype(np.float32), path)
+            save_mgh((block.T / 300.0).astype(np.float32), path)
             path = out / L.surface_betas_file(subject, hemi, s + 1, "nativesurface")
             with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
                 f.create_dataset("betas", data=block)
@@ -263,18 +263,18 @@ def _write_labels(out, surface, rois, roi_names, subject, space) -> None:
     for fname, vol in rois.items():
         for hemi in HEMIS:
             i, j, k = surface[hemi]["ijk"].T
-            _save_mgh(vol[i, j, k], out / L.surface_label_file(subject, hemi, fname, space))
+            save_mgh(vol[i, j, k], out / L.surface_label_file(subject, hemi, fname, space))
         if space == "fsaverage":
             lines = ["0 Unknown"] + [f"{n} {name}" for n, name in enumerate(roi_names[fname], 1)]
             with atomic_path(out / L.surface_ctab_file(subject, fname, space)) as tmp:
                 tmp.write_text("\n".join(lines) + "\n")
 
 
-def _save_mgh(values, path) -> None:
+def save_mgh(values, path, dtype=np.float32) -> None:
     """Save per-vertex values (n,) or frames (n, T) as NSD does: (n, 1, 1[, T])."""
     import nibabel as nib
 
-    values = np.asarray(values, dtype=np.float32)
+    values = np.asarray(values, dtype=dtype)
     data = values.reshape((values.shape[0], 1, 1) + values.shape[1:])
     with atomic_path(path) as tmp:
         nib.MGHImage(data, np.eye(4)).to_filename(str(tmp))

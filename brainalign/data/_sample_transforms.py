@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from brainalign._utils import atomic_path
 from brainalign.data import _nsd_layout as L
 from brainalign.data._projection import MESH_DEPTHS, NSD_DEPTHS
+from brainalign.data._sample_surface import save_mgh
 from brainalign.data._surface import HEMIS
 
 
@@ -32,6 +32,8 @@ def write_transforms(out, surface: dict, affine, subject: int) -> None:
     subject : int
         1-based subject number.
     """
+    from nibabel.affines import apply_affine
+
     inverse = np.linalg.inv(affine)
     for hemi in HEMIS:
         white = surface[hemi]["coords"]["white"]
@@ -44,15 +46,7 @@ def write_transforms(out, surface: dict, affine, subject: int) -> None:
             }
         )
         for name, world in points.items():
-            voxel = world @ inverse[:3, :3].T + inverse[:3, 3] + 1.0  # NSD: 1-based
-            path = out / L.volume_to_surface_file(subject, hemi, name)
-            _write_mgh(voxel.astype(np.float32).reshape(len(voxel), 1, 1, 3), path)
-        index = np.arange(1, len(white) + 1, dtype=np.int32)
-        _write_mgh(index.reshape(-1, 1, 1), out / L.native_to_fsaverage_file(subject, hemi))
-
-
-def _write_mgh(data, path) -> None:
-    import nibabel as nib
-
-    with atomic_path(path) as tmp:
-        nib.MGHImage(np.asarray(data), np.eye(4)).to_filename(str(tmp))
+            voxel = apply_affine(inverse, world) + 1.0  # NSD: 1-based
+            save_mgh(voxel, out / L.volume_to_surface_file(subject, hemi, name))
+        index = np.arange(1, len(white) + 1)
+        save_mgh(index, out / L.native_to_fsaverage_file(subject, hemi), dtype=np.int32)
