@@ -36,7 +36,7 @@ def build(root: Path, n_sessions: int, n_voxels: int = 15000, seed: int = 0) -> 
     import nibabel as nib
 
     from brainalign.data import _nsd_layout as L
-    from brainalign.data._sample_nsd import (
+    from brainalign.data.sample._nsd import (
         SampleConfig,
         _affine,
         _write_design,

@@ -24,7 +24,7 @@ import numpy as np
 import brainalign
 from brainalign.data.sample import sample_path
 from brainalign.encoding import classify_over_time, decode_over_time, time_resolved_encoding
-from brainalign.maps import peak_times, plot_time_courses, plot_topomaps
+from brainalign.maps import plot_time_courses, plot_topomaps
 
 
 def main(argv=None) -> int:
@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     print(f"{data}: {len(ids)} images, layer {args.layer}")
 
     enc = time_resolved_encoding(data, features, cv=args.cv)
-    peaks = peak_times(enc.r, enc.space, n_peaks=3)
+    peaks = enc.peak_latencies(n_peaks=3)  # peaks of the max over channels, as the report
     grid = enc.grid("r")
     for t in peaks:
         k = int(np.argmin(np.abs(enc.space.times - t)))

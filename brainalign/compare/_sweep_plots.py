@@ -1,7 +1,13 @@
-"""Figures of a sweep: layer profiles per ROI and the model x ROI heatmap."""
+"""Figures of a sweep: layer profiles per ROI and the model x ROI heatmap.
+
+The one implementation of both figures: ``brainalign compare`` saves them under the
+sweep's ``figures/`` and the report embeds them (it draws them when a run has none).
+Figures are drawn with matplotlib's object API (no pyplot state).
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -9,21 +15,45 @@ import pandas as pd
 
 from brainalign._utils import atomic_path
 
+#: Resolution of the saved PNGs.
+DPI = 100
 
-def plot_layer_profiles(roi_scores: pd.DataFrame, rois=None, metric="mean_r", path=None):
-    """Score of each layer, one panel per ROI, one line per model (mean over subjects).
+
+def short_model(spec) -> str:
+    """Short label of a model spec (``torch:pkg.mod:Net@0`` -> ``Net@0``).
+
+    Parameters
+    ----------
+    spec : str
+        Model spec.
+
+    Returns
+    -------
+    str
+        The part after the last ``:`` (the weights tag is kept).
+    """
+    return str(spec).split(":")[-1]
+
+
+def plot_layer_profiles(roi_scores, rois=None, metric="mean_r", path=None, *, layers=None):
+    """Score against layer depth: one panel per ROI, one line per model (mean over subjects).
+
+    When the models have different layers, each model's layers are spread over a
+    relative depth from 0 to 1.
 
     Parameters
     ----------
     roi_scores : pandas.DataFrame
-        Sweep table (``subject, model, layer, roi`` and ``metric``; ``layer_index``
-        orders the layers when present).
+        Sweep table (``model, layer, roi`` and ``metric``, optionally ``subject``;
+        ``layer_index`` orders the layers when present).
     rois : sequence of str, optional
-        ROIs to show (default: all).
+        ROIs to show, in order (default: all, in the table's order).
     metric : str
         Column to plot.
     path : str or Path, optional
         Also save the figure there (PNG, written atomically).
+    layers : sequence of str, optional
+        Layer order by depth (default: by ``layer_index``, else as in the table).
 
     Returns
     -------
@@ -31,77 +61,131 @@ def plot_layer_profiles(roi_scores: pd.DataFrame, rois=None, metric="mean_r", pa
         The figure.
     """
     table = _mean_over_subjects(roi_scores, metric)
-    rois = sorted(table["roi"].unique()) if rois is None else list(rois)
-    ncols = min(4, len(rois))
-    nrows = int(np.ceil(len(rois) / ncols))
-    fig = _figure(3.2 * ncols, 2.4 * nrows)
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True).ravel()
+    layers = _layer_order(roi_scores) if layers is None else [str(la) for la in layers]
+    rois = list(pd.unique(table["roi"])) if rois is None else list(rois)
+    models = list(pd.unique(table["model"]))
+    shared = all(set(table.loc[table["model"] == m, "layer"]) == set(layers) for m in models)
+    nrows, ncols = _grid(len(rois))
+    fig = _figure(3.0 * ncols, 2.3 * nrows)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True).ravel()
     for ax, roi in zip(axes, rois, strict=False):
-        for model, part in table[table["roi"] == roi].groupby("model", sort=False):
-            ax.plot(part["layer"], part[metric], marker="o", label=_short(model))
-        ax.set_title(roi, fontsize=9)
-        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
-        ax.axhline(0, color="0.7", lw=0.5)
+        for model in models:
+            part = table[(table["model"] == model) & (table["roi"] == roi)]
+            x, y = _profile(part, metric, layers, shared)
+            ax.plot(x, y, marker="o", markersize=3, label=short_model(model))
+        ax.set_title(str(roi), fontsize=9)
+        ax.axhline(0.0, color="0.7", lw=0.5)
+        ax.grid(alpha=0.3)
+        if shared:
+            ax.set_xticks(range(len(layers)), layers, rotation=45, ha="right")
+        ax.tick_params(labelsize=7)
     for ax in axes[len(rois) :]:
         ax.set_visible(False)
-    axes[0].set_ylabel(metric)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
+    for ax in axes[max(0, len(rois) - ncols) : len(rois)]:  # lowest panel of each column
+        ax.tick_params(labelbottom=True)
+    fig.supxlabel("layer" if shared else "relative depth", fontsize=9)
+    fig.supylabel(_label(metric), fontsize=9)
+    if len(models) > 1:
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=3)
     return _save(fig, path)
 
 
-def plot_model_roi_heatmap(roi_scores: pd.DataFrame, metric="mean_r", path=None):
-    """Best-layer score of every model (rows) in every ROI (columns), mean over subjects.
+def plot_model_roi_heatmap(roi_scores, metric="mean_r", path=None, *, models=None, rois=None):
+    """Best-layer score of every model (rows) in every ROI (columns), each cell naming it.
+
+    Scores are averaged over subjects first; the best layer of a (model, ROI) is
+    then the one with the highest mean, so the colour is that layer's mean score.
 
     Parameters
     ----------
     roi_scores : pandas.DataFrame
-        Sweep table.
+        Sweep table (``model, layer, roi`` and ``metric``, optionally ``subject``).
     metric : str
         Column to show.
     path : str or Path, optional
-        Also save the figure there.
+        Also save the figure there (PNG, written atomically).
+    models, rois : sequence of str, optional
+        Row and column order (default: all, in the table's order).
 
     Returns
     -------
     matplotlib.figure.Figure
         The figure.
     """
-    best = roi_scores.groupby(["subject", "model", "roi"])[metric].max().reset_index()
-    grid = best.groupby(["model", "roi"])[metric].mean().unstack("roi")
-    fig = _figure(max(4.0, 0.45 * grid.shape[1] + 2), max(2.0, 0.5 * grid.shape[0] + 1.5))
-    ax = fig.subplots()
-    image = ax.imshow(grid.to_numpy(), cmap="viridis", aspect="auto")
-    ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=60, ha="right", fontsize=7)
-    ax.set_yticks(range(grid.shape[0]), [_short(m) for m in grid.index], fontsize=8)
-    for (i, j), value in np.ndenumerate(grid.to_numpy()):
-        ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6, color="w")
-    fig.colorbar(image, ax=ax, label=f"best-layer {metric}")
-    fig.tight_layout()
+    best = _best_layers(_mean_over_subjects(roi_scores, metric), metric)
+    models = list(pd.unique(roi_scores["model"])) if models is None else list(models)
+    rois = list(pd.unique(roi_scores["roi"])) if rois is None else list(rois)
+    cells = best.set_index(["model", "roi"])
+    values = np.full((len(models), len(rois)), np.nan)
+    named = []
+    for i, model in enumerate(models):
+        for j, roi in enumerate(rois):
+            if (model, roi) in cells.index:
+                values[i, j] = cells.loc[(model, roi), metric]
+                named.append((i, j, str(cells.loc[(model, roi), "layer"])))
+    fig = _figure(max(4.0, 0.45 * len(rois) + 2.5), max(2.0, 0.6 * len(models) + 1.8))
+    ax = fig.add_subplot()
+    image = ax.imshow(values, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(rois)), [str(r) for r in rois], rotation=90, fontsize=8)
+    ax.set_yticks(range(len(models)), [short_model(m) for m in models], fontsize=8)
+    text = {"ha": "center", "va": "center", "fontsize": 6, "rotation": 90 if len(rois) > 8 else 0}
+    for i, j, layer in named if len(named) <= 600 else ():  # name the best layer
+        light = image.norm(values[i, j]) > 0.6  # dark text on a light cell
+        ax.text(j, i, layer, color="black" if light else "white", **text)
+    fig.colorbar(image, ax=ax, label=f"best layer's {_label(metric)}")
     return _save(fig, path)
 
 
-def _mean_over_subjects(roi_scores, metric):
-    keys = ["model", "roi", "layer"]
-    order = "layer_index" if "layer_index" in roi_scores else None
-    agg = roi_scores.groupby(keys + ([order] if order else []), sort=False)[metric].mean()
-    table = agg.reset_index()
-    return table.sort_values(["model", "roi", order or "layer"], kind="stable")
+def _mean_over_subjects(roi_scores, metric) -> pd.DataFrame:
+    """``model, layer, roi, <metric>``: the mean over subjects (layers as text)."""
+    frame = roi_scores.assign(layer=roi_scores["layer"].astype(str))
+    mean = frame.groupby(["model", "layer", "roi"], sort=False)[metric].mean()
+    return mean.reset_index()
 
 
-def _short(model: str) -> str:
-    return model.split("@")[0]
+def _layer_order(roi_scores) -> list[str]:
+    if "layer_index" in roi_scores.columns:
+        roi_scores = roi_scores.sort_values("layer_index", kind="stable")
+    return [str(la) for la in pd.unique(roi_scores["layer"].astype(str))]
+
+
+def _best_layers(mean, metric) -> pd.DataFrame:
+    """Per (model, ROI), the row of the layer with the highest score (NaN last)."""
+    ranked = mean.assign(_score=mean[metric].astype(float).fillna(-np.inf))
+    ranked = ranked.sort_values("_score", ascending=False, kind="stable")
+    return ranked.drop_duplicates(["model", "roi"]).sort_index().drop(columns="_score")
+
+
+def _profile(part, metric, layers, shared) -> tuple[list, np.ndarray]:
+    """Return one model's line in one ROI: x (layer position or relative depth), y."""
+    order = [layer for layer in layers if layer in set(part["layer"])]
+    order += [layer for layer in pd.unique(part["layer"]) if layer not in order]
+    y = part.set_index("layer").loc[order, metric].to_numpy(dtype=float)
+    if shared:
+        return [layers.index(layer) for layer in order], y
+    return list(np.linspace(0, 1, len(order)) if len(order) > 1 else [0.0]), y
+
+
+def _label(metric: str) -> str:
+    return {"mean_r": "mean r", "median_r": "median r", "mean_ncr2": "mean ncR² (%)"}.get(
+        metric, metric
+    )
+
+
+def _grid(n: int, ncols: int = 4) -> tuple[int, int]:
+    ncols = max(1, min(ncols, n))
+    return math.ceil(n / ncols), ncols
 
 
 def _figure(width, height):
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=100)
+    return Figure(figsize=(width, height), layout="constrained")
 
 
 def _save(fig, path):
     if path is not None:
         path = Path(path)
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
+            fig.savefig(tmp, format="png", dpi=DPI)
     return fig

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from brainalign._utils import check_option, require_file
+from brainalign.data._adapter import DatasetAdapter, DatasetSummary, ExtraScores, SubjectSummary
 from brainalign.data._braindata import BrainData
 from brainalign.data._registry import register_dataset
 from brainalign.data._stimuli import read_images
@@ -117,6 +118,12 @@ class AlgonautsImages:
         return read_images(self.paths.get, ids, "NSD image")
 
 
+def _label_counts(labels) -> dict[str, int]:
+    """Vertices of each label (``""``, outside every label, left out), by name."""
+    names, counts = np.unique(np.asarray(labels, dtype=str), return_counts=True)
+    return {str(n): int(c) for n, c in zip(names, counts, strict=True) if n}
+
+
 def image_ids(folder: Path) -> tuple[np.ndarray, dict[int, Path]]:
     """NSD ids of the PNG files of a challenge image folder, in file-number order.
 
@@ -148,7 +155,7 @@ def image_ids(folder: Path) -> tuple[np.ndarray, dict[int, Path]]:
 
 
 @register_dataset("algonauts2023")
-class Algonauts2023:
+class Algonauts2023(DatasetAdapter):
     """Algonauts 2023 challenge data under ``root`` (``subjAA/...`` folders).
 
     Parameters
@@ -164,7 +171,10 @@ class Algonauts2023:
     ``all-vertices_fsaverage_space`` is 1) of both hemispheres, with one label column
     per ROI class. The challenge noise ceiling (a fraction, for the test split) becomes
     an ncsnr assuming 3 trials per image, so ``noise_ceiling()`` returns it in percent.
+    The challenge's score of a fit is the :meth:`extra_scores` capability.
     """
+
+    modality = "fmri"
 
     def __init__(self, root):
         if root is None:
@@ -191,31 +201,109 @@ class Algonauts2023:
             )
         return self.root / f"subj{int(subject):02d}"
 
-    def describe(self, subject=None) -> dict:
+    def describe(self, subject=None) -> DatasetSummary:
         """Summarise subjects, images and vertices without reading responses.
+
+        Parameters
+        ----------
+        subject : int, optional
+            Only this subject.
+
+        Returns
+        -------
+        DatasetSummary
+            Per subject: ``n_trials`` (training images, plus test images when their
+            fMRI is present), ``n_stimuli`` (training and test images),
+            ``n_targets`` (challenge vertices), ``rois`` (class -> {label:
+            n_vertices}); ``extra`` holds ``n_train``, ``n_test``, ``test_fmri``,
+            ``noise_ceiling`` (files present or not) and ``n_vertices`` per hemisphere.
+        """
+        subjects = self.subjects() if subject is None else [subject]
+        facts = {int(s): self._subject_summary(self._subject_dir(s)) for s in subjects}
+        return self._summary(facts, space="fsaverage")
+
+    def _subject_summary(self, folder: Path) -> SubjectSummary:
+        masks = self._masks(folder)
+        n_train = len(image_ids(folder / "training_split" / "training_images")[0])
+        test = folder / "test_split" / "test_images"
+        n_test = len(image_ids(test)[0]) if test.is_dir() else 0
+        test_fmri = (folder / "test_split" / "test_fmri").is_dir()
+        n_vertices = {h: int(m.sum()) for h, m in masks.items()}
+        ceiling = folder / "test_split" / "noise_ceiling"
+        return SubjectSummary(
+            n_trials=n_train + (n_test if test_fmri else 0),
+            n_stimuli=n_train + n_test,
+            n_targets=sum(n_vertices.values()),
+            rois={c: _label_counts(v) for c, v in self._roi_labels(folder, masks).items()},
+            formats=["npy"],
+            extra={
+                "n_train": n_train,
+                "n_test": n_test,
+                "test_fmri": test_fmri,
+                "noise_ceiling": all((ceiling / f"{h}_noise_ceiling.npy").exists() for h in HEMIS),
+                "n_vertices": n_vertices,
+            },
+        )
+
+    def extra_scores(self, scores, data) -> list[ExtraScores]:
+        """Score a fit as the Algonauts 2023 challenge does (overall and per ROI).
+
+        Parameters
+        ----------
+        scores : pandas.DataFrame
+            Per-vertex scores of the fit (``r``, ``nc`` in percent, ``hemi``).
+        data : BrainData
+            The scored (test) data: its noise ceiling and ROI labels.
+
+        Returns
+        -------
+        list of ExtraScores
+            One entry, ``challenge_scores`` (table of
+            :func:`~brainalign.data._algonauts_challenge.challenge_scores`, headline
+            ``challenge_score`` for ``run.json``); empty when the data have no noise
+            ceiling.
+        """
+        from brainalign.data import _algonauts_challenge as C
+
+        if data.ncsnr is None:
+            return []
+        table = C.challenge_scores(scores, data.col_meta)
+        return [
+            ExtraScores(
+                name=C.CHALLENGE_NAME,
+                record_key=C.RECORD_KEY,
+                table=table,
+                headline=C.headline_scores(table),
+                text=C.challenge_summary(table),
+            )
+        ]
+
+    def stimulus_set(self, subject: int) -> dict:
+        """Return the challenge images of a subject, without reading responses.
+
+        Parameters
+        ----------
+        subject : int
+            1-based subject number.
 
         Returns
         -------
         dict
-            Per subject ``n_train``, ``n_test``, ``n_vertices`` per hemisphere,
-            ``test_fmri`` (present or not) and ``rois``.
+            ``store`` (:class:`AlgonautsImages`), ``ids`` (NSD ids, sorted),
+            ``test_ids`` (the test images) and ``train_ids``.
         """
-        subjects = self.subjects() if subject is None else [subject]
-        out = {"dataset": "algonauts2023", "root": str(self.root), "subjects": {}}
-        for s in subjects:
-            folder = self._subject_dir(s)
-            masks = self._masks(folder)
-            test = folder / "test_split" / "test_images"
-            out["subjects"][s] = {
-                "n_train": len(image_ids(folder / "training_split" / "training_images")[0]),
-                "n_test": len(image_ids(test)[0]) if test.is_dir() else 0,
-                "n_vertices": {h: int(m.sum()) for h, m in masks.items()},
-                "test_fmri": (folder / "test_split" / "test_fmri").is_dir(),
-                "rois": [
-                    c for c in ROI_CLASSES if (folder / "roi_masks" / f"mapping_{c}.npy").exists()
-                ],
-            }
-        return out
+        folder = self._subject_dir(subject)
+        train, paths = image_ids(folder / "training_split" / "training_images")
+        test = np.array([], dtype=np.int64)
+        if (folder / "test_split" / "test_images").is_dir():
+            test, more = image_ids(folder / "test_split" / "test_images")
+            paths = {**paths, **more}
+        return {
+            "store": AlgonautsImages(paths),
+            "ids": np.union1d(train, test),
+            "test_ids": np.sort(test),
+            "train_ids": np.sort(train),
+        }
 
     def load(self, subject=1, roi=None, progress=False) -> BrainData:
         """Load one subject's challenge responses.

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from brainalign._utils import require_file
+from brainalign.data._adapter import ALL_SUBJECTS, DatasetAdapter, DatasetSummary, SubjectSummary
 from brainalign.data._braindata import BrainData
 from brainalign.data._registry import register_dataset
 from brainalign.data._space import VolumeSpace
@@ -15,11 +16,21 @@ from brainalign.data._volume_io import read_nifti_masked
 from brainalign.exceptions import DataError, ParameterError
 
 
-class _FileAdapter:
+class _FileAdapter(DatasetAdapter):
     """Resolve file arguments against an optional root folder."""
+
+    modality = "fmri"
 
     def __init__(self, root=None):
         self.root = None if root is None else require_file(root, "data folder")
+
+    def _require_root(self) -> Path:
+        if self.root is None:
+            raise ParameterError(
+                f"Invalid value for 'root': expected the folder of the {self.name!r} files to "
+                "describe; got None."
+            )
+        return self.root
 
     def _path(self, value, what: str) -> Path:
         path = Path(value)
@@ -81,11 +92,25 @@ class ArrayDataset(_FileAdapter):
         )
         return data.drop_targets(~_good_columns(matrix), "constant or not finite")
 
-    def describe(self) -> dict:
-        """Summarise the default files (``responses.npy`` + ``stimulus_ids.txt``)."""
-        ids = "stimulus_ids.txt" if (self.root / "stimulus_ids.txt").exists() else None
-        data = self.load(stimulus_ids=ids)
-        return _summary(data)
+    def describe(self, subject=None) -> DatasetSummary:
+        """Summarise the default files (``responses.npy`` + ``stimulus_ids.txt``).
+
+        Parameters
+        ----------
+        subject : None
+            The files hold no subjects.
+
+        Returns
+        -------
+        DatasetSummary
+            One entry (``"all"``): ``n_trials`` (rows), ``n_stimuli``, ``n_targets``
+            (after dropping constant columns), ``formats``; ``extra`` holds the
+            ``repetitions`` (min, max) and ``row_metadata`` columns.
+        """
+        self._no_subject(subject)
+        root = self._require_root()
+        ids = "stimulus_ids.txt" if (root / "stimulus_ids.txt").exists() else None
+        return self._summary({ALL_SUBJECTS: _summary(self.load(stimulus_ids=ids))})
 
     def _ids(self, stimulus_ids) -> np.ndarray:
         if isinstance(stimulus_ids, (str, Path)):
@@ -139,16 +164,24 @@ def _good_columns(matrix: np.ndarray) -> np.ndarray:
     return finite & (np.nanmax(matrix, axis=0) > np.nanmin(matrix, axis=0))
 
 
-def _summary(data: BrainData) -> dict:
+def _summary(data: BrainData) -> SubjectSummary:
     ids, counts = np.unique(data.stimulus_ids, return_counts=True)
-    return {
-        "dataset": data.info.get("dataset"),
-        "rows": data.n_rows,
-        "targets": data.n_targets,
-        "n_stimuli": int(ids.size),
-        "repetitions": {"min": int(counts.min()), "max": int(counts.max())},
-        "row_metadata": list(data.row_meta.columns),
-    }
+    files = [data.info.get("responses")] if "responses" in data.info else data.info["bold"]
+    return SubjectSummary(
+        n_trials=data.n_rows,
+        n_stimuli=int(ids.size),
+        n_targets=data.n_targets,
+        formats=sorted({_format_of(Path(f)) for f in files}),
+        extra={
+            "repetitions": {"min": int(counts.min()), "max": int(counts.max())},
+            "row_metadata": list(data.row_meta.columns),
+        },
+    )
+
+
+def _format_of(path: Path) -> str:
+    name = path.name.lower()
+    return "nifti" if name.endswith((".nii", ".nii.gz")) else path.suffix.lstrip(".").lower()
 
 
 @register_dataset("nifti")
@@ -232,9 +265,27 @@ class NiftiDataset(_FileAdapter):
         )
         return data.drop_targets(~_good_columns(matrix), "constant or not finite")
 
-    def describe(self) -> dict:
-        """Summarise the default files (``bold.nii.gz``, ``attributes.txt``, mask)."""
-        return _summary(self.load())
+    def describe(self, subject=None) -> DatasetSummary:
+        """Summarise the default files (``bold.nii.gz``, ``attributes.txt``, mask).
+
+        Parameters
+        ----------
+        subject : None
+            The files hold no subjects.
+
+        Returns
+        -------
+        DatasetSummary
+            One entry (``"all"``): ``n_trials`` (volumes), ``n_stimuli`` (labels),
+            ``n_targets`` (voxels kept), ``formats``; ``extra`` holds the
+            ``repetitions`` (min, max), ``row_metadata`` columns and ``runs``.
+        """
+        self._no_subject(subject)
+        self._require_root()
+        data = self.load()
+        facts = _summary(data)
+        facts.extra["runs"] = int(data.row_meta["run"].nunique())
+        return self._summary({ALL_SUBJECTS: facts})
 
     def _attributes(self, labels, n_rows: int):
         path = self._path(labels, "attributes file")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from brainalign._utils import check_option, require_file
+from brainalign.data._adapter import ALL_SUBJECTS, DatasetAdapter, DatasetSummary, SubjectSummary
 from brainalign.data._registry import register_dataset
 from brainalign.data._sensors import _quiet_mne, crop_times, montage_name, sensor_data
 from brainalign.exceptions import DataError, MissingFileError, ParameterError
@@ -335,7 +336,7 @@ def from_epochs(epochs, stimulus_ids=None, event_map=None, test_ids=None, stimul
 
 
 @register_dataset("mne")
-class MNEDataset:
+class MNEDataset(DatasetAdapter):
     """Epochs or raw recordings read through MNE, with an event -> stimulus-id map.
 
     Parameters
@@ -440,25 +441,69 @@ class MNEDataset:
         )
         return data if roi is None else data.select_rois(roi)
 
-    def describe(self) -> dict:
-        """Summarise the recording named as ``root`` (events and channels)."""
-        raw = _read_all(self._paths(None))
+    def describe(self, subject=None) -> DatasetSummary:
+        """Summarise the recording named as ``root``: events, channels, duration.
+
+        Parameters
+        ----------
+        subject : None
+            A recording holds no subjects.
+
+        Returns
+        -------
+        DatasetSummary
+            One entry (``"all"``): ``n_trials`` (events, or epochs of an ``-epo.fif``
+            file), ``n_stimuli`` (event types), ``formats`` and the ``events`` per type
+            in ``extra``; ``extra`` holds ``channels``, ``sfreq`` and ``duration_s``.
+        """
+        self._no_subject(subject)
+        paths = self._paths(None)
+        if paths[0].name.endswith(("-epo.fif", "-epo.fif.gz")):
+            return self._describe_epochs(paths[0])
+        raw = _read_all(paths)
         events, names = find_events(raw)
-        codes, counts = np.unique(events[:, 2], return_counts=True)
-        return {
-            "dataset": "mne",
-            "root": str(self.root),
-            "channels": raw.ch_names,
-            "sfreq": raw.info["sfreq"],
-            "duration_s": raw.times[-1],
-            "events": {
-                names.get(int(c), str(int(c))): int(n) for c, n in zip(codes, counts, strict=True)
-            },
-        }
+        facts = _event_summary(events[:, 2], names, sorted({_format(p) for p in paths}))
+        return self._summary(
+            {ALL_SUBJECTS: facts},
+            channels=raw.ch_names,
+            sfreq=float(raw.info["sfreq"]),
+            duration_s=float(raw.times[-1]),
+        )
+
+    def _describe_epochs(self, path: Path) -> DatasetSummary:
+        import mne
+
+        with _quiet_mne():
+            epochs = mne.read_epochs(path, preload=False)
+        names = {code: name for name, code in epochs.event_id.items()}
+        facts = _event_summary(epochs.events[:, 2], names, ["FIF epochs"])
+        facts.n_targets = len(epochs.ch_names) * len(epochs.times)
+        return self._summary(
+            {ALL_SUBJECTS: facts},
+            channels=epochs.ch_names,
+            sfreq=float(epochs.info["sfreq"]),
+            times=[float(epochs.times[0]), float(epochs.times[-1])],
+        )
+
+
+def _event_summary(codes, names: dict, formats: list) -> SubjectSummary:
+    """Trials (events) and stimuli (event types) of a recording."""
+    values, counts = np.unique(np.asarray(codes), return_counts=True)
+    events = {names.get(int(c), str(int(c))): int(n) for c, n in zip(values, counts, strict=True)}
+    return SubjectSummary(
+        n_trials=int(counts.sum()),
+        n_stimuli=int(values.size),
+        formats=formats,
+        extra={"events": events},
+    )
+
+
+def _format(path: Path) -> str:
+    return READERS[_ending(path)][0]
 
 
 @register_dataset("bids-eeg")
-class BIDSEEGDataset:
+class BIDSEEGDataset(DatasetAdapter):
     """EEG (or MEG) recordings of a BIDS dataset, read through mne-bids.
 
     The events of ``*_events.tsv`` become annotations (their ``trial_type``), which
@@ -527,13 +572,12 @@ class BIDSEEGDataset:
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise MissingFileError("Reading BIDS needs mne-bids: pip install mne-bids") from exc
         check_option("datatype", datatype, ("eeg", "meg"))
-        label = f"{int(subject):02d}" if str(subject).isdigit() else str(subject)
+        label = _bids_label(subject)
         path = BIDSPath(
             root=self.root, subject=label, task=task, session=session, run=run,
             datatype=datatype, suffix=datatype,
         )  # fmt: skip
-        raw_ext = (".vhdr", ".edf", ".bdf", ".set", ".fif", ".con", ".sqd", ".pdf", ".ds")
-        matches = [m for m in path.match() if m.extension in raw_ext]
+        matches = [m for m in path.match() if m.extension in _RAW_EXT]
         if not matches:
             raise DataError(f"No {datatype} recording in the BIDS dataset {self.root} for {path}.")
         with _quiet_mne(_HANDLED):
@@ -545,6 +589,78 @@ class BIDSEEGDataset:
         info = {"subject": subject, "source": str(matches[0].fpath), "dataset": "bids-eeg"}
         data = from_epochs(epochs, stimulus_ids, None, test_ids=test_ids, info=info)
         return data if roi is None else data.select_rois(roi)
+
+    def describe(self, subject=None) -> DatasetSummary:
+        """Summarise the recordings of the BIDS dataset from its file names and events.
+
+        Reads the ``*_events.tsv`` files, not the recordings.
+
+        Parameters
+        ----------
+        subject : str or int, optional
+            Only this subject.
+
+        Returns
+        -------
+        DatasetSummary
+            Per subject (``1`` for ``sub-01``): ``sessions`` (labels), ``n_trials``
+            (events), ``n_stimuli`` (event ``trial_type`` values), ``formats``
+            (file endings) and, in ``extra``, ``tasks``, ``recordings`` (relative
+            paths) and ``events`` per type; ``extra`` holds every ``tasks``.
+        """
+        recordings = self._recordings(subject)
+        groups = {}
+        for match in recordings:
+            groups.setdefault(_subject_key(match.subject), []).append(match)
+        facts = {s: self._subject_summary(groups[s]) for s in sorted(groups, key=str)}
+        return self._summary(facts, tasks=sorted({m.task for m in recordings if m.task}))
+
+    def _recordings(self, subject) -> list:
+        """BIDS paths of the EEG/MEG recordings (of one subject, if given)."""
+        from mne_bids import BIDSPath
+
+        label = None if subject is None else _bids_label(subject)
+        found = []
+        for datatype in ("eeg", "meg"):
+            path = BIDSPath(root=self.root, subject=label, datatype=datatype, suffix=datatype)
+            found += [m for m in path.match() if m.extension in _RAW_EXT]
+        if subject is not None and not found:
+            raise DataError(f"No eeg or meg recording of subject {subject!r} under {self.root}.")
+        return found
+
+    def _subject_summary(self, matches) -> SubjectSummary:
+        kinds = []
+        for match in matches:
+            events = match.copy().update(suffix="events", extension=".tsv").fpath
+            if events.exists():
+                table = pd.read_csv(events, sep="\t")
+                kinds.extend(table["trial_type"] if "trial_type" in table else ["n/a"] * len(table))
+        sessions = sorted({m.session for m in matches if m.session})
+        names, counts = np.unique(np.asarray(kinds, dtype=str), return_counts=True)
+        return SubjectSummary(
+            sessions=[int(x) if x.isdigit() else x for x in sessions],
+            n_trials=len(kinds),
+            n_stimuli=int(names.size),
+            formats=sorted({m.extension.lstrip(".") for m in matches}),
+            extra={
+                "tasks": sorted({m.task for m in matches if m.task}),
+                "recordings": [str(Path(m.fpath).relative_to(self.root)) for m in matches],
+                "events": {str(n): int(c) for n, c in zip(names, counts, strict=True)},
+            },
+        )
+
+
+_RAW_EXT = (".vhdr", ".edf", ".bdf", ".set", ".fif", ".con", ".sqd", ".pdf", ".ds")
+
+
+def _bids_label(subject) -> str:
+    """BIDS label of a subject: ``1`` and ``"01"`` both give ``"01"``."""
+    return f"{int(subject):02d}" if str(subject).isdigit() else str(subject)
+
+
+def _subject_key(label: str):
+    """Subject of a BIDS label: a number when the label is one (``"01"`` -> 1)."""
+    return int(label) if label.isdigit() else label
 
 
 def _read_all(paths):
@@ -659,9 +775,8 @@ class MuseDataset(MNEDataset):
         list of Path
             The files.
         """
-        if self.root is None:
-            raise ParameterError("Invalid value for 'root': name the Muse recording folder.")
-        for folder in (self.root / f"subject{subject}" / f"session{session}", self.root):
+        root = self._muse_root()
+        for folder in (root / f"subject{subject}" / f"session{session}", root):
             files = sorted(folder.glob("*.csv"))
             if files:
                 return files
@@ -669,15 +784,71 @@ class MuseDataset(MNEDataset):
             f"No Muse CSV files in {self.root} or {self.root}/subject{subject}/session{session}."
         )
 
-    def describe(self, subject=1) -> dict:
-        """Summarise a subject's session: files, channels and marker counts."""
-        raw = read_muse_csv(self.csv_files(subject))
-        events, _ = find_events(raw, "STI")
-        codes, counts = np.unique(events[:, 2], return_counts=True)
-        return {
-            "dataset": "muse",
-            "root": str(self.root),
-            "channels": raw.ch_names,
-            "sfreq": raw.info["sfreq"],
-            "markers": {str(int(c)): int(n) for c, n in zip(codes, counts, strict=True)},
-        }
+    def subjects(self) -> list[int]:
+        """Subjects with ``subject<S>/session<N>/*.csv`` files (``[1]`` for a flat folder).
+
+        Returns
+        -------
+        list of int
+            Subject numbers.
+        """
+        root = self._muse_root()
+        found = [s for s in _numbered(root, "subject") if self.sessions(s)]
+        return found or ([1] if any(root.glob("*.csv")) else [])
+
+    def sessions(self, subject: int) -> list[int]:
+        """Sessions of a subject with CSV files (empty for a flat folder).
+
+        Parameters
+        ----------
+        subject : int
+            Subject number.
+
+        Returns
+        -------
+        list of int
+            Session numbers.
+        """
+        folder = self._muse_root() / f"subject{subject}"
+        return [n for n in _numbered(folder, "session") if any(folder.glob(f"session{n}/*.csv"))]
+
+    def describe(self, subject=None) -> DatasetSummary:
+        """Summarise the subjects and sessions: files, channels and marker counts.
+
+        Reads every CSV file (of ``subject`` only, if given).
+
+        Parameters
+        ----------
+        subject : int, optional
+            Only this subject.
+
+        Returns
+        -------
+        DatasetSummary
+            Per subject: ``sessions``, ``n_trials`` (markers of all sessions),
+            ``n_stimuli`` (marker codes), ``formats`` and ``markers`` per code and
+            ``files`` in ``extra``; ``extra`` holds ``channels`` and ``sfreq``.
+        """
+        subjects = self.subjects() if subject is None else [int(subject)]
+        facts, raw = {}, None
+        for s in subjects:
+            sessions = self.sessions(s)
+            files = [f for n in sessions or [1] for f in self.csv_files(s, n)]
+            raw = read_muse_csv(files)
+            events, _ = find_events(raw, "STI")
+            facts[s] = _event_summary(events[:, 2], {}, ["Muse CSV"])
+            facts[s].sessions = sessions
+            facts[s].extra = {"markers": facts[s].extra["events"], "files": len(files)}
+        extra = {} if raw is None else {"channels": raw.ch_names, "sfreq": raw.info["sfreq"]}
+        return self._summary(facts, **extra)
+
+    def _muse_root(self) -> Path:
+        if self.root is None:
+            raise ParameterError("Invalid value for 'root': name the Muse recording folder.")
+        return self.root
+
+
+def _numbered(folder: Path, prefix: str) -> list[int]:
+    """Sorted numbers ``N`` of the ``<prefix>N`` folders inside ``folder``."""
+    found = (p.name[len(prefix) :] for p in folder.glob(f"{prefix}*") if p.is_dir())
+    return sorted(int(n) for n in found if n.isdigit())

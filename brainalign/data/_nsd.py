@@ -10,6 +10,7 @@ import pandas as pd
 
 from brainalign._utils import check_option, get_logger, require_file, warn
 from brainalign.data import _nsd_layout as L
+from brainalign.data._adapter import DatasetAdapter, DatasetSummary, SubjectSummary
 from brainalign.data._braindata import BrainData, scale_into, zscore_columns
 from brainalign.data._registry import register_dataset
 from brainalign.data._space import VolumeSpace
@@ -31,7 +32,7 @@ _EXT = {"nifti": "nii.gz", "hdf5": "hdf5"}
 
 
 @register_dataset("nsd")
-class NSD:
+class NSD(DatasetAdapter):
     """Natural Scenes Dataset, read from the release layout under ``root``.
 
     Parameters
@@ -48,6 +49,8 @@ class NSD:
     (``subjectim[s-1, masterordering[t-1]-1] - 1``), cross-checked against the
     ``subjectK_repN`` trial numbers of ``nsd_stim_info_merged.csv``.
     """
+
+    modality = "fmri"
 
     def __init__(self, root):
         if root is None:
@@ -179,7 +182,7 @@ class NSD:
 
         return nsd_projections(self.root, self._check_subject(subject))
 
-    def describe(self, subject=None) -> dict:
+    def describe(self, subject=None) -> DatasetSummary:
         """Summarise what is on disk without reading betas.
 
         Parameters
@@ -189,24 +192,28 @@ class NSD:
 
         Returns
         -------
-        dict
-            ``subjects`` -> per subject ``sessions``, ``trials``, ``betas_format``,
-            ``rois`` (file -> {label: n_voxels}), ``n_images``; plus ``stimuli``.
+        DatasetSummary
+            Per subject: ``sessions``, ``n_trials`` (750 per session), ``n_stimuli``
+            (images of those sessions), ``n_targets`` (``nsdgeneral`` voxels),
+            ``rois`` (file -> {label: n_voxels}) and ``formats`` of the betas; the
+            ``stimuli`` file and its shape.
         """
         subjects = self.subjects() if subject is None else [self._check_subject(subject)]
-        out = {"dataset": "nsd", "root": str(self.root), "subjects": {}}
         design = self._design()
-        for s in subjects:
-            files = self.session_files(s)
-            out["subjects"][s] = {
-                "sessions": list(files),
-                "trials": len(files) * TRIALS_PER_SESSION,
-                "betas_format": [f for f in ("nifti", "hdf5") if self.session_files(s, f)],
-                "n_images": int(self._images_seen(s, design).size),
-                "rois": self._roi_counts(s),
-            }
-        out["stimuli"] = NSDStimuli.from_root(self.root).summary()
-        return out
+        facts = {s: self._subject_summary(s, design) for s in subjects}
+        return self._summary(facts, stimuli=NSDStimuli.from_root(self.root).summary())
+
+    def _subject_summary(self, subject: int, design) -> SubjectSummary:
+        files = self.session_files(subject)
+        rois = self._roi_counts(subject)
+        return SubjectSummary(
+            sessions=list(files),
+            n_trials=len(files) * TRIALS_PER_SESSION,
+            n_stimuli=int(self._images_seen(subject, design).size),
+            n_targets=default_roi_size(rois),
+            rois=rois,
+            formats=[f for f in ("nifti", "hdf5") if self.session_files(subject, f)],
+        )
 
     def stimulus_set(self, subject: int) -> dict:
         """Return the images a subject saw, without reading betas.
@@ -232,10 +239,10 @@ class NSD:
             "train_ids": np.setdiff1d(ids, test),
         }
 
-    def _images_seen(self, subject: int, design=None) -> np.ndarray:
-        """Sorted 0-based ids of the images shown in the sessions on disk."""
+    def _images_seen(self, subject: int, design=None, sessions=None) -> np.ndarray:
+        """Sorted 0-based ids of the images shown in ``sessions`` (default: those on disk)."""
         design = design or self._design()
-        sessions = list(self.session_files(subject))
+        sessions = list(self.session_files(subject)) if sessions is None else list(sessions)
         if not sessions:
             return np.array([], dtype=np.int64)
         trial = np.concatenate(
@@ -482,6 +489,24 @@ class NSD:
         else:
             logger.info("No ncsnr file at %s; noise ceilings unavailable.", path)
         return table
+
+
+def default_roi_size(rois: dict, roi: str = "nsdgeneral") -> int | None:
+    """Targets of the default ROI file (``load``'s ``roi="nsdgeneral"``), from ROI counts.
+
+    Parameters
+    ----------
+    rois : dict of str -> dict
+        ROI file -> {label: n_targets}.
+    roi : str
+        The ROI file.
+
+    Returns
+    -------
+    int or None
+        The labelled targets of the file, or None when the file is absent.
+    """
+    return int(sum(rois[roi].values())) if roi in rois else None
 
 
 def _rep_columns(subject: int) -> list[str]:

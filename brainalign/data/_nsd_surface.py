@@ -21,6 +21,7 @@ import pandas as pd
 
 from brainalign._utils import check_option, require_file
 from brainalign.data import _nsd_layout as L
+from brainalign.data._adapter import DatasetSummary, SubjectSummary
 from brainalign.data._braindata import BrainData, scale_into, zscore_columns
 from brainalign.data._nsd import (
     BETA_SCALE,
@@ -28,6 +29,7 @@ from brainalign.data._nsd import (
     TRIALS_PER_SESSION,
     _drop_columns,
     _progress,
+    default_roi_size,
     select_sessions,
 )
 from brainalign.data._registry import register_dataset
@@ -263,6 +265,33 @@ def _read_session(pair, hemi, vertex, out, zscore, n_vert) -> np.ndarray:
     return ~np.isfinite(out).all(axis=0) | (out.min(axis=0) == out.max(axis=0))
 
 
+def surface_roi_counts(root: Path, subject: int, space: str) -> dict[str, dict[str, int]]:
+    """Vertices of every surface ROI label, both hemispheres together.
+
+    Parameters
+    ----------
+    root : Path
+        NSD root.
+    subject : int
+        1-based subject number.
+    space : {"fsaverage", "nativesurface"}
+        Surface space.
+
+    Returns
+    -------
+    dict of str -> dict of str -> int
+        ROI file -> {label: n_vertices}.
+    """
+    counts = {}
+    for name, paths in surface_roi_files(root, subject, space).items():
+        vectors = [np.rint(read_mgh_vector(paths[h])).astype(np.int64) for h in HEMIS]
+        counts[name] = {
+            label: int(sum((vec == value).sum() for vec in vectors))
+            for value, label in _read_ctab(paths["ctab"]).items()
+        }
+    return counts
+
+
 class _SurfaceNSD(NSD):
     """NSD whose ``load`` defaults to a surface space (for ``--dataset`` names)."""
 
@@ -271,6 +300,43 @@ class _SurfaceNSD(NSD):
     def load(self, subject=1, sessions=None, roi="nsdgeneral", space=None, **kwargs):
         """Load surface betas; see :meth:`NSD.load` (``space`` defaults to the name's)."""
         return super().load(subject, sessions, roi, space=space or self.surface_space, **kwargs)
+
+    def describe(self, subject=None) -> DatasetSummary:
+        """Summarise the surface betas on disk without reading them.
+
+        Parameters
+        ----------
+        subject : int, optional
+            Restrict to one subject.
+
+        Returns
+        -------
+        DatasetSummary
+            As :meth:`NSD.describe`, for the surface files: ``n_targets`` counts the
+            ``nsdgeneral`` vertices, ``rois`` the vertices of each surface label, and
+            each subject's ``extra`` the vertices per hemisphere; ``extra`` names the
+            ``space``.
+        """
+        subjects = self.subjects() if subject is None else [self._check_subject(subject)]
+        design = self._design()
+        facts = {s: self._surface_summary(s, design) for s in subjects}
+        stimuli = NSDStimuli.from_root(self.root).summary()
+        return self._summary(facts, stimuli=stimuli, space=self.surface_space)
+
+    def _surface_summary(self, subject: int, design) -> SubjectSummary:
+        files = surface_session_files(self.root, subject, self.surface_space)
+        rois = surface_roi_counts(self.root, subject, self.surface_space)
+        first = next(iter(files.values()), None)
+        n_vert = {h: n_vertices_of(first[h]) for h in HEMIS} if first else {}
+        return SubjectSummary(
+            sessions=list(files),
+            n_trials=len(files) * TRIALS_PER_SESSION,
+            n_stimuli=int(self._images_seen(subject, design, list(files)).size),
+            n_targets=default_roi_size(rois),
+            rois=rois,
+            formats=["mgh" if self.surface_space == "fsaverage" else "hdf5"],
+            extra={"n_vertices": n_vert},
+        )
 
 
 @register_dataset("nsd-fsaverage")

@@ -5,16 +5,20 @@ from __future__ import annotations
 import fnmatch
 
 from brainalign._utils import closest_names, warn
+from brainalign.data._adapter import DatasetAdapter
 from brainalign.exceptions import ParameterError
 
+#: Registered name -> DatasetAdapter subclass.
 _DATASETS: dict[str, type] = {}
 
 
 def register_dataset(name: str):
     """Register a dataset adapter class under ``name`` (a class decorator).
 
-    The class is built as ``cls(root)`` and must provide ``load(**kwargs)`` returning
-    a :class:`~brainalign.data.BrainData` and ``describe()`` returning a dict.
+    The class subclasses :class:`~brainalign.data.DatasetAdapter`: it is built as
+    ``cls(root)``, sets ``modality``, and provides ``load(**kwargs)`` returning a
+    :class:`~brainalign.data.BrainData` and ``describe(subject=None)`` returning a
+    :class:`~brainalign.data.DatasetSummary`. The decorator sets ``cls.name``.
 
     Parameters
     ----------
@@ -25,9 +29,24 @@ def register_dataset(name: str):
     -------
     callable
         The decorator.
+
+    Raises
+    ------
+    ParameterError
+        When the class is not a ``DatasetAdapter`` subclass or sets no ``modality``.
+
+    Examples
+    --------
+    >>> from brainalign.data import DatasetAdapter
+    >>> @register_dataset("my-dataset")  # doctest: +SKIP
+    ... class MyDataset(DatasetAdapter):
+    ...     modality = "fmri"
+    ...     def load(self, subject=1): ...
+    ...     def describe(self, subject=None): ...
     """
 
     def decorator(cls):
+        _check_adapter(name, cls)
         if name in _DATASETS and _DATASETS[name] is not cls:
             warn(f"Dataset {name!r} was already registered; replacing it.")
         _DATASETS[name] = cls
@@ -35,6 +54,19 @@ def register_dataset(name: str):
         return cls
 
     return decorator
+
+
+def _check_adapter(name: str, cls) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, DatasetAdapter)):
+        raise ParameterError(
+            f"Invalid value for dataset {name!r}: expected a subclass of "
+            f"brainalign.data.DatasetAdapter; got {cls!r}."
+        )
+    if not isinstance(cls.modality, str) or not cls.modality:
+        raise ParameterError(
+            f"Invalid value for 'modality' of dataset {name!r}: expected a non-empty "
+            f"string such as 'fmri' or 'eeg'; got {cls.modality!r}."
+        )
 
 
 def list_datasets(pattern: str = "*") -> list[str]:
@@ -65,8 +97,9 @@ def get_dataset(name: str, root=None):
 
     Returns
     -------
-    object
-        The adapter, with ``load`` and ``describe`` methods.
+    DatasetAdapter
+        The adapter, with ``load`` and ``describe`` methods (and the optional
+        capabilities that ``adapter.has(...)`` reports).
     """
     if name not in _DATASETS:
         close = closest_names(name, _DATASETS)

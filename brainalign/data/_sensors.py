@@ -39,6 +39,7 @@ class SensorSpace:
     """
 
     kind = "sensors"
+    time_resolved = True
 
     def __init__(
         self, ch_names, times, sfreq=None, ch_types=None, positions=None, montage=None, columns=None
@@ -111,6 +112,35 @@ class SensorSpace:
                 "ch_type": np.asarray(self.ch_types, dtype=object)[self.columns[:, 0]].astype(str),
             }
         )
+
+    def score_columns(self) -> pd.DataFrame:
+        """Columns locating each target in a score table: ``channel, time``."""
+        return self.col_meta()[["channel", "time"]]
+
+    def write_maps(self, values: dict, out, stem: str) -> dict:
+        """Write no image: sensor maps are the score table's channel x time cells.
+
+        Topomaps are figures (drawn from ``scores.parquet``); there is no image
+        format for a channel x time grid that other tools read, so nothing is written.
+
+        Parameters
+        ----------
+        values : dict of str -> array-like of shape (n_targets,)
+            One value per column and statistic (validated, not written).
+        out : str or Path
+            Unused.
+        stem : str
+            Unused.
+
+        Returns
+        -------
+        dict
+            Empty.
+        """
+        from brainalign.data._space import check_map_values
+
+        check_map_values(self, values)
+        return {}
 
     def select(self, columns) -> SensorSpace:
         """Return the space of a subset of columns.
@@ -380,6 +410,84 @@ def montage_name(name: str) -> str:
     if name.startswith("standard_") and "colin27_" + name[9:] in builtin:
         return "colin27_" + name[9:]
     return name
+
+
+#: Montage that places channels known only by name (topomaps, report).
+DEFAULT_MONTAGE = "standard_1005"
+
+
+def place_channels(ch_names, montage=DEFAULT_MONTAGE, positions=None, ch_types=None):
+    """Place channels on a standard montage, matching names without regard to case.
+
+    The one way channels get positions for a figure: the topomaps of
+    :mod:`brainalign.maps` and of the report both call it.
+
+    Parameters
+    ----------
+    ch_names : sequence of str
+        Channel names (``"oz"`` finds the montage's ``"Oz"``).
+    montage : str or None
+        MNE standard montage (see :func:`montage_name`); None: only ``positions``.
+    positions : array-like of shape (n_channels, 3), optional
+        Known positions in metres (MNE head coordinates), NaN rows where unknown;
+        a known position wins over the montage.
+    ch_types : sequence of str, optional
+        MNE channel type of each channel (default: all ``"eeg"``).
+
+    Returns
+    -------
+    info : mne.Info
+        The placed channels only, under the given names, in ``ch_names`` order.
+    placed : list of str
+        Their names (``info.ch_names``); the others have no position.
+    """
+    import mne
+
+    names = [str(c) for c in ch_names]
+    known = np.zeros(len(names), bool) if positions is None else _finite_rows(positions)
+    unknown = [n for n, k in zip(names, known, strict=True) if not k]
+    spelling = _montage_spelling(unknown, montage, reserved=names)
+    keep = [i for i, n in enumerate(names) if known[i] or n in spelling]
+    types = ["eeg"] * len(names) if ch_types is None else [str(t) for t in ch_types]
+    info = mne.create_info(
+        [spelling.get(names[i], names[i]) for i in keep], 1000.0, [types[i] for i in keep]
+    )
+    if spelling:
+        with _quiet_mne():
+            info.set_montage(montage_name(montage), on_missing="ignore")
+    for j, i in enumerate(keep):
+        if known[i]:
+            info["chs"][j]["loc"][:3] = np.asarray(positions, float)[i]
+    with _quiet_mne():
+        mne.rename_channels(info, {v: k for k, v in spelling.items() if k != v})
+    return info, [names[i] for i in keep]
+
+
+def _finite_rows(positions) -> np.ndarray:
+    positions = np.asarray(positions, dtype=np.float64)
+    return np.isfinite(positions).all(axis=1) & (np.abs(positions).sum(axis=1) > 0)
+
+
+def _montage_spelling(names, montage, reserved=()) -> dict:
+    """Map each name the montage knows (any case) to its spelling there.
+
+    An exact match wins; no two names get the same spelling, nor one in ``reserved``
+    (the other channels' names).
+    """
+    if montage is None:
+        return {}
+    import mne
+
+    with _quiet_mne():
+        known = mne.channels.make_standard_montage(montage_name(montage)).ch_names
+    lookup = {ch.lower(): ch for ch in known}
+    out, taken = {}, set(names) | set(reserved)
+    for name in names:
+        match = lookup.get(name.lower())
+        if match is not None and (match == name or match not in taken):
+            out[name] = match
+            taken.add(match)
+    return out
 
 
 def _sfreq_of(times: np.ndarray) -> float:

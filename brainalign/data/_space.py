@@ -1,10 +1,79 @@
-"""Spaces: the way from a column vector back to a brain image."""
+"""Spaces: the way from a column vector back to a brain image.
+
+Every space (:class:`VolumeSpace`, :class:`~brainalign.data.SurfaceSpace`,
+:class:`~brainalign.data.SensorSpace`) follows the :class:`Space` protocol, so code
+above the data layer never asks which kind of space it holds: it asks the space for
+its columns, its per-target score columns and its maps.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
+import numpy as np
+import pandas as pd
+
+from brainalign._utils import atomic_path
 from brainalign.exceptions import DataError, ParameterError
+
+
+@runtime_checkable
+class Space(Protocol):
+    """What every space of a :class:`~brainalign.data.BrainData` provides.
+
+    Attributes
+    ----------
+    n_targets : int
+        Number of columns.
+    time_resolved : bool
+        True when columns are channel x time cells (decoders run over time).
+    """
+
+    time_resolved: bool
+
+    @property
+    def n_targets(self) -> int:
+        """Number of columns."""
+
+    def select(self, columns) -> Space:
+        """Return the space of a subset of columns."""
+
+    def col_meta(self) -> pd.DataFrame:
+        """Return the metadata of every column (one row per column)."""
+
+    def score_columns(self) -> pd.DataFrame:
+        """Return the columns that locate each target in a score table."""
+
+    def write_maps(self, values: dict, out, stem: str) -> dict:
+        """Write one map per statistic of ``values`` under ``out``, named from ``stem``."""
+
+
+def check_map_values(space, values: dict) -> dict[str, np.ndarray]:
+    """Validate a ``stat -> values`` mapping against a space (float32 arrays).
+
+    Parameters
+    ----------
+    space : Space
+        The space the values belong to.
+    values : dict of str -> array-like of shape (n_targets,)
+        One value per column and statistic.
+
+    Returns
+    -------
+    dict of str -> ndarray
+        The values as float32 arrays.
+    """
+    out = {}
+    for stat, v in dict(values).items():
+        arr = np.asarray(v, dtype=np.float32)
+        if arr.shape != (space.n_targets,):
+            raise ParameterError(
+                f"Invalid shape for 'values[{stat!r}]': expected ({space.n_targets},); "
+                f"got {arr.shape}."
+            )
+        out[str(stat)] = arr
+    return out
 
 
 class VolumeSpace:
@@ -21,6 +90,7 @@ class VolumeSpace:
     """
 
     kind = "volume"
+    time_resolved = False
 
     def __init__(self, shape, affine, ijk):
         self.shape = tuple(int(s) for s in shape)
@@ -72,6 +142,45 @@ class VolumeSpace:
             The sub-space.
         """
         return VolumeSpace(self.shape, self.affine, self.ijk[columns])
+
+    def col_meta(self) -> pd.DataFrame:
+        """Column metadata: voxel indices ``i, j, k`` of every column.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per column.
+        """
+        return pd.DataFrame({name: self.ijk[:, axis] for axis, name in enumerate("ijk")})
+
+    def score_columns(self) -> pd.DataFrame:
+        """Columns locating each target in a score table: ``i, j, k``."""
+        return self.col_meta()
+
+    def write_maps(self, values: dict, out, stem: str) -> dict[str, Path]:
+        """Write one NIfTI volume per statistic: ``<out>/<stem>_stat-<stat>.nii.gz``.
+
+        Parameters
+        ----------
+        values : dict of str -> array-like of shape (n_targets,)
+            One value per voxel and statistic (0 outside the columns).
+        out : str or Path
+            Folder of the maps (created).
+        stem : str
+            File name before ``_stat-<stat>``.
+
+        Returns
+        -------
+        dict of str -> Path
+            ``map_<stat>`` -> file written (atomically).
+        """
+        paths = {}
+        for stat, v in check_map_values(self, values).items():
+            path = Path(out) / f"{stem}_stat-{stat}.nii.gz"
+            with atomic_path(path) as tmp:
+                self.to_image(v).to_filename(tmp)
+            paths[f"map_{stat}"] = path
+        return paths
 
     def mask_image(self):
         """Return the mask of the columns as a NIfTI image (uint8).

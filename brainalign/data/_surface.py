@@ -54,6 +54,7 @@ class SurfaceSpace:
     """
 
     kind = "surface"
+    time_resolved = False
 
     def __init__(self, n_vertices, hemi, vertex, mesh="fsaverage", mesh_files=None):
         self.n_vertices = {str(h): int(n) for h, n in dict(n_vertices).items()}
@@ -98,6 +99,45 @@ class SurfaceSpace:
             One row per column.
         """
         return pd.DataFrame({"hemi": self.hemi, "vertex": self.vertex})
+
+    def score_columns(self) -> pd.DataFrame:
+        """Columns locating each target in a score table: ``hemi, vertex``."""
+        return self.col_meta()
+
+    def write_maps(self, values: dict, out, stem: str) -> dict[str, Path]:
+        """Write one ``.mgh`` per statistic and hemisphere, and ``surface.json``.
+
+        Files: ``<out>/<stem>_hemi-L_stat-<stat>.mgh`` (and ``hemi-R``); vertices
+        without a column hold 0. ``<out>/surface.json`` records the mesh, its vertex
+        counts and its files, so figures can be drawn later.
+
+        Parameters
+        ----------
+        values : dict of str -> array-like of shape (n_targets,)
+            One value per vertex and statistic.
+        out : str or Path
+            Folder of the maps (created).
+        stem : str
+            File name before the ``_hemi-`` entity.
+
+        Returns
+        -------
+        dict of str -> Path
+            ``map_<stat>_<hemi>`` -> file, and ``surface`` -> the record.
+        """
+        from brainalign._utils import write_json_atomic
+        from brainalign.data._space import check_map_values
+
+        paths = {}
+        for stat, v in check_map_values(self, values).items():
+            for hemi, img in self.to_image(v).items():
+                path = Path(out) / f"{stem}_hemi-{hemi[0].upper()}_stat-{stat}.mgh"
+                with atomic_path(path) as tmp:
+                    img.to_filename(str(tmp))
+                paths[f"map_{stat}_{hemi}"] = path
+        record = {"mesh": self.mesh, "n_vertices": self.n_vertices, "mesh_files": self.mesh_files}
+        paths["surface"] = write_json_atomic(Path(out) / "surface.json", record)
+        return paths
 
     def select(self, columns) -> SurfaceSpace:
         """Return the space of a subset of columns.

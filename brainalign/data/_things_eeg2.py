@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from brainalign._utils import check_option, require_file
+from brainalign.data._adapter import DatasetAdapter, DatasetSummary, SubjectSummary
 from brainalign.data._registry import register_dataset
 from brainalign.data._sensors import crop_times, sensor_data
 from brainalign.data._stimuli import read_images
@@ -150,7 +151,7 @@ class ThingsImages:
 
 
 @register_dataset("things-eeg2")
-class ThingsEEG2:
+class ThingsEEG2(DatasetAdapter):
     """THINGS-EEG2 preprocessed EEG and image set under a user-named root.
 
     Parameters
@@ -275,6 +276,31 @@ class ThingsEEG2:
                 concepts[sid] = concept
         return ThingsImages(self.image_folder(), paths, concepts)
 
+    def stimulus_set(self, subject: int) -> dict:
+        """Return the images of the release (the same for every subject), without EEG.
+
+        Parameters
+        ----------
+        subject : int
+            Subject number (checked to be present).
+
+        Returns
+        -------
+        dict
+            ``store`` (:class:`ThingsImages`), ``ids`` (training then test images),
+            ``test_ids`` (the 200 test images) and ``train_ids``.
+        """
+        self.eeg_file(subject, "test")
+        meta = self.image_metadata()
+        train = np.array([_stimulus_id(f) for f in meta["train_img_files"]])
+        test = np.array([_stimulus_id(f) for f in meta["test_img_files"]])
+        return {
+            "store": self.stimuli(meta),
+            "ids": np.concatenate([train, test]),
+            "test_ids": test,
+            "train_ids": train,
+        }
+
     # -- loading ------------------------------------------------------------------
     def load(
         self,
@@ -383,7 +409,7 @@ class ThingsEEG2:
             )
         return {"preprocessed_eeg_data": data, "ch_names": ch_names, "times": times}
 
-    def describe(self, subject=None) -> dict:
+    def describe(self, subject=None) -> DatasetSummary:
         """Summarise subjects, trials, images, channels and times found.
 
         Reads every subject's EEG files (or only ``subject``'s).
@@ -395,35 +421,47 @@ class ThingsEEG2:
 
         Returns
         -------
-        dict
-            What the root holds (``subjects`` maps each subject to its trials,
-            images and channels, in the shape ``brainalign info`` prints).
+        DatasetSummary
+            Per subject: ``n_trials`` (images x repetitions), ``n_stimuli`` (images),
+            ``n_targets`` (channels x times), ``rois`` (``channels`` -> times per
+            channel) and the array ``shapes`` in ``extra``; ``stimuli`` the image
+            folder (``path``, ``n_training_images``, ``n_test_images``); ``extra``
+            ``times`` (first, last) and ``sfreq``.
         """
         meta = self.image_metadata()
         subjects = self.subjects() if subject is None else [int(subject)]
-        facts, eeg = {}, None
+        facts, header = {}, None
         for s in subjects:
-            shapes = {p: self._read_part(s, p)["preprocessed_eeg_data"].shape for p in PARTS}
-            eeg = self._read_part(s, "test")
-            facts[s] = {
-                "sessions": [],  # the preprocessed release merges the 4 sessions
-                "trials": int(sum(a * b for a, b, *_ in shapes.values())),
-                "n_images": int(sum(shape[0] for shape in shapes.values())),
-                "betas_format": ["preprocessed_eeg npy"],
-                "rois": {"channels": {c: len(eeg["times"]) for c in eeg["ch_names"]}},
-                "shapes": {p: list(v) for p, v in shapes.items()},
-            }
-        out = {
-            "dataset": "things-eeg2",
-            "root": str(self.root),
-            "subjects": facts,
+            parts = {p: self._read_part(s, p) for p in PARTS}
+            header = parts["test"]
+            facts[s] = _subject_summary(parts)
+        stimuli = {
+            "path": str(self.image_folder()),
             "n_training_images": len(meta["train_img_files"]),
             "n_test_images": len(meta["test_img_files"]),
         }
-        if eeg is not None:
-            out["times"] = [float(eeg["times"][0]), float(eeg["times"][-1])]
-            out["sfreq"] = round(1.0 / float(np.mean(np.diff(eeg["times"]))), 6)
-        return out
+        extra = {}
+        if header is not None:
+            times = header["times"]
+            extra["times"] = [float(times[0]), float(times[-1])]
+            extra["sfreq"] = round(1.0 / float(np.mean(np.diff(times))), 6)
+        return self._summary(facts, stimuli=stimuli, **extra)
+
+
+def _subject_summary(parts: dict) -> SubjectSummary:
+    """Summary of a subject from its training and test files (read by ``_read_part``)."""
+    shapes = {p: eeg["preprocessed_eeg_data"].shape for p, eeg in parts.items()}
+    header = parts["test"]
+    n_times = len(header["times"])
+    return SubjectSummary(
+        sessions=[],  # the preprocessed release merges the 4 sessions
+        n_trials=int(sum(a * b for a, b, *_ in shapes.values())),
+        n_stimuli=int(sum(shape[0] for shape in shapes.values())),
+        n_targets=len(header["ch_names"]) * n_times,
+        rois={"channels": {c: n_times for c in header["ch_names"]}},
+        formats=["preprocessed_eeg npy"],
+        extra={"shapes": {p: list(v) for p, v in shapes.items()}},
+    )
 
 
 def _stimulus_id(file_name: str) -> str:

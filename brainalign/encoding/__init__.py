@@ -31,6 +31,8 @@ from brainalign.encoding._time_resolved import (
     chance_band,
     classify_over_time,
     decode_over_time,
+    peak_curve,
+    peak_latencies,
     temporal_generalization,
     time_resolved_encoding,
 )
@@ -57,6 +59,8 @@ __all__ = [
     "identification_scores",
     "noise_normalized_r2",
     "pairwise_identification",
+    "peak_curve",
+    "peak_latencies",
     "pearson_r",
     "permutation_test",
     "r2_per_target",

@@ -1,11 +1,8 @@
-"""The Algonauts 2023 challenge score of a fit: overall, per hemisphere and per ROI.
+"""The Algonauts 2023 challenge score of a fit, from a score table or a run directory.
 
-The challenge scores a subject by the median, over the challenge vertices of both
-hemispheres, of the noise-normalised accuracy ``100 * max(r, 0)**2 / NC`` (clipped at
-100; :func:`brainalign.data.algonauts_score`). A fit on the ``algonauts2023`` dataset
-already holds every ingredient in ``scores.parquet``: ``r`` on the test images and
-``nc``, the challenge's ``*_noise_ceiling.npy`` in percent (the adapter keeps it as
-an ncsnr for 3 trials, which gives the file's values back).
+The computation lives in :mod:`brainalign.data._algonauts_challenge` (the
+``algonauts2023`` adapter offers it as its ``extra_scores`` capability); this module
+re-exports it, reads run directories, and writes a dataset's extra scores into a run.
 """
 
 from __future__ import annotations
@@ -17,14 +14,26 @@ import numpy as np
 import pandas as pd
 
 from brainalign._utils import atomic_path, write_json_atomic
-from brainalign.data._algonauts import ROI_CLASSES, Algonauts2023, algonauts_score
-from brainalign.exceptions import DataError, ParameterError
+from brainalign.data._algonauts import Algonauts2023
+from brainalign.data._algonauts_challenge import (
+    ALL_VERTICES,
+    CHALLENGE_FILE,
+    CHALLENGE_NAME,
+    HEMI_SCOPES,
+    challenge_summary,
+    headline_scores,
+)
+from brainalign.data._algonauts_challenge import challenge_scores as _score_table
+from brainalign.exceptions import DataError
 
-#: File written beside ``scores.parquet`` by :func:`write_challenge_scores`.
-CHALLENGE_FILE = "challenge_scores.parquet"
-#: Hemisphere scopes of the table: both hemispheres together (the challenge's), then each.
-HEMI_SCOPES = ("both", "lh", "rh")
-_ALL = "all-vertices"
+__all__ = [
+    "CHALLENGE_FILE",
+    "HEMI_SCOPES",
+    "challenge_scores",
+    "challenge_summary",
+    "headline_scores",
+    "write_challenge_scores",
+]
 
 
 def challenge_scores(scores, rois=None) -> pd.DataFrame:
@@ -36,19 +45,16 @@ def challenge_scores(scores, rois=None) -> pd.DataFrame:
         Per-vertex scores of a fit (``r``, ``nc`` in percent and ``hemi`` columns,
         as in ``scores.parquet``), or the run directory of an ``algonauts2023`` fit.
     rois : pandas.DataFrame, optional
-        One label column per ROI class (``"floc-faces"`` ...; ``""`` outside its
-        labels), row-aligned with ``scores``, such as the fitted data's
-        ``col_meta``. Default: none for a table (overall and per-hemisphere scores
-        only); for a run directory, read from the challenge's ``roi_masks``.
+        One label column per ROI class, row-aligned with ``scores``, such as the
+        fitted data's ``col_meta``. Default: none for a table (overall and
+        per-hemisphere scores only); for a run directory, read from the challenge's
+        ``roi_masks``.
 
     Returns
     -------
     pandas.DataFrame
-        One row per ROI and hemisphere scope: ``subject``, ``model``, ``layer``
-        (when ``scores`` has them), ``roi``, ``roi_class``, ``hemi`` (``"both"``,
-        ``"lh"``, ``"rh"``), ``score`` (median accuracy, percent) and ``n_targets``.
-        The first row (``roi="all-vertices"``, ``hemi="both"``) is the challenge's
-        score of the subject; then ROI classes, then the labels of each class.
+        The table of :func:`brainalign.data._algonauts_challenge.challenge_scores`:
+        one row per ROI and hemisphere scope, the challenge's score first.
 
     Raises
     ------
@@ -57,78 +63,17 @@ def challenge_scores(scores, rois=None) -> pd.DataFrame:
     """
     if isinstance(scores, (str, Path)):
         scores, rois = _read_run(Path(scores), rois)
-    r, nc, hemi = _check_scores(scores, rois)
-    _, acc = algonauts_score(r, nc, per_target=True)
-    rows = []
-    for roi, roi_class, mask in _roi_masks(len(r), rois):
-        for scope in HEMI_SCOPES:
-            keep = mask if scope == "both" else mask & (hemi == scope)
-            if keep.any():
-                rows.append(
-                    {
-                        "roi": roi,
-                        "roi_class": roi_class,
-                        "hemi": scope,
-                        "score": float(np.median(acc[keep])),
-                        "n_targets": int(keep.sum()),
-                    }
-                )
-    table = pd.DataFrame(rows)
-    for column in ("layer", "model", "subject"):
-        if column in scores:
-            table.insert(0, column, scores[column].iloc[0])
-    return table
-
-
-def headline_scores(table: pd.DataFrame) -> dict[str, float]:
-    """Return the challenge score of both hemispheres and of each, from a score table.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        Output of :func:`challenge_scores`.
-
-    Returns
-    -------
-    dict
-        ``{"both": ..., "lh": ..., "rh": ...}`` (hemispheres without vertices left out).
-    """
-    overall = table[table["roi"] == _ALL]
-    return {str(h): float(s) for h, s in zip(overall["hemi"], overall["score"], strict=True)}
-
-
-def challenge_summary(table: pd.DataFrame) -> str:
-    """Format the challenge score of a fit for the command line.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        Output of :func:`challenge_scores`.
-
-    Returns
-    -------
-    str
-        One line for the score (and per hemisphere), one for the ROI classes.
-    """
-    head = headline_scores(table)
-    hemis = ", ".join(f"{h} {head[h]:.1f}" for h in HEMI_SCOPES[1:] if h in head)
-    lines = [f"Algonauts 2023 challenge score: {head['both']:.1f} ({hemis})"]
-    classes = table[(table["roi"] == table["roi_class"]) & (table["hemi"] == "both")]
-    classes = classes[classes["roi"] != _ALL]
-    if len(classes):
-        parts = ", ".join(
-            f"{r} {s:.1f}" for r, s in zip(classes["roi"], classes["score"], strict=True)
-        )
-        lines.append(f"  per ROI class: {parts}")
-    return "\n".join(lines)
+    return _score_table(scores, rois)
 
 
 def write_challenge_scores(out, scores, data) -> pd.DataFrame | None:
-    """Score an ``algonauts2023`` fit as the challenge does, and record it in its run.
+    """Write the extra scores of the fitted data's dataset into its run.
 
-    Writes ``<out>/challenge_scores.parquet`` and adds ``challenge_score`` (both
-    hemispheres, ``lh``, ``rh``) to ``<out>/run.json``. Other datasets, and data
-    without a noise ceiling, are left alone.
+    Writes ``<out>/<name>.parquet`` for each of the adapter's
+    :meth:`~brainalign.data.DatasetAdapter.extra_scores` and records each headline
+    in ``<out>/run.json``; for ``algonauts2023`` data with a noise ceiling, that is
+    ``challenge_scores.parquet`` and ``challenge_score``. Datasets without the
+    capability, and data without a noise ceiling, are left alone.
 
     Parameters
     ----------
@@ -137,63 +82,35 @@ def write_challenge_scores(out, scores, data) -> pd.DataFrame | None:
     scores : pandas.DataFrame
         The run's per-vertex scores.
     data : BrainData
-        The scored (test) data, for its dataset name, noise ceiling and ROI labels.
+        The scored (test) data, whose ``info`` names the dataset and its root.
 
     Returns
     -------
     pandas.DataFrame or None
-        The :func:`challenge_scores` table, or None when nothing was written.
+        The challenge's table, or None when the dataset gave none.
     """
-    if data.info.get("dataset") != "algonauts2023" or data.ncsnr is None:
+    extras = _extra_scores(scores, data)
+    if not extras:
         return None
     out = Path(out)
-    table = challenge_scores(scores, data.col_meta)
-    with atomic_path(out / CHALLENGE_FILE) as tmp:
-        table.to_parquet(tmp, index=False)
     record = json.loads((out / "run.json").read_text())
-    record["challenge_score"] = headline_scores(table)
+    for extra in extras:
+        with atomic_path(out / f"{extra.name}.parquet") as tmp:
+            extra.table.to_parquet(tmp, index=False)
+        record[extra.record_key] = extra.headline
     write_json_atomic(out / "run.json", record)
-    return table
+    return next((e.table for e in extras if e.name == CHALLENGE_NAME), None)
 
 
-def _check_scores(scores, rois):
-    """Return ``r``, ``nc`` and ``hemi`` of a score table, validated."""
-    if not isinstance(scores, pd.DataFrame):
-        raise ParameterError(
-            f"Invalid value for 'scores': expected a DataFrame or a run directory; "
-            f"got {type(scores).__name__}."
-        )
-    missing = [c for c in ("r", "nc", "hemi") if c not in scores]
-    if missing:
-        raise ParameterError(
-            f"Invalid value for 'scores': expected columns r, nc and hemi (a surface fit's "
-            f"scores.parquet); missing {', '.join(missing)}."
-        )
-    if rois is not None and len(rois) != len(scores):
-        raise ParameterError(
-            f"Invalid value for 'rois': expected one row per score ({len(scores)}); "
-            f"got {len(rois)}."
-        )
-    nc = scores["nc"].to_numpy(dtype=np.float64)
-    if not np.isfinite(nc).all():
-        raise DataError(
-            f"The challenge score needs a noise ceiling for every vertex "
-            f"(test_split/noise_ceiling/{{lh,rh}}_noise_ceiling.npy); "
-            f"{int((~np.isfinite(nc)).sum())} of {nc.size} vertices have none."
-        )
-    return scores["r"].to_numpy(dtype=np.float64), nc, scores["hemi"].astype(str).to_numpy()
+def _extra_scores(scores, data) -> list:
+    """Return the extra scores of the data's dataset (none without the capability)."""
+    from brainalign.data import get_dataset, list_datasets
 
-
-def _roi_masks(n: int, rois):
-    """Yield ``(roi, roi_class, mask)``: every vertex, each ROI class, then its labels."""
-    yield _ALL, _ALL, np.ones(n, dtype=bool)
-    classes = [c for c in ROI_CLASSES if rois is not None and c in rois]
-    labels = {c: rois[c].fillna("").astype(str).to_numpy() for c in classes}
-    for cls in classes:
-        yield cls, cls, labels[cls] != ""
-    for cls in classes:
-        for name in sorted(set(labels[cls]) - {""}):
-            yield name, cls, labels[cls] == name
+    name, root = data.info.get("dataset"), data.info.get("root")
+    if name not in list_datasets() or root is None:
+        return []
+    adapter = get_dataset(name, root)
+    return adapter.extra_scores(scores, data) if adapter.has("extra_scores") else []
 
 
 def _read_run(run: Path, rois):
@@ -210,7 +127,7 @@ def _read_run(run: Path, rois):
         table = Algonauts2023(params["root"]).vertex_table(int(params["subject"]))
         keys = scores[["hemi", "vertex"]].astype({"hemi": str, "vertex": np.int64})
         rois = keys.merge(table, on=["hemi", "vertex"], how="left")
-        if rois[_ALL].isna().any():
+        if rois[ALL_VERTICES].isna().any():
             raise DataError(
                 f"The vertices of {run / 'scores.parquet'} are not all challenge vertices of "
                 f"subject {params['subject']} under {params['root']}."

@@ -13,6 +13,7 @@ from brainalign.maps._topomaps import (
     peak_times,
     plot_run_topomaps,
     plot_time_courses,
+    plot_topomap_panels,
     plot_topomaps,
 )
 
@@ -26,6 +27,7 @@ __all__ = [
     "plot_run_topomaps",
     "plot_surface_map",
     "plot_time_courses",
+    "plot_topomap_panels",
     "plot_topomaps",
     "write_surface_view",
 ]

@@ -7,11 +7,15 @@ from pathlib import Path
 import numpy as np
 
 from brainalign._utils import atomic_path, warn
+from brainalign.data._sensors import DEFAULT_MONTAGE, place_channels
 from brainalign.exceptions import DataError, ParameterError
 
 
-def peak_times(values, space, n_peaks: int = 3, min_separation: float = 0.05) -> list[float]:
-    """Latencies of the largest peaks of the across-channel maximum of ``values``.
+def peak_times(values, space, **options) -> list[float]:
+    """Peak latencies of the maximum of ``values`` over channels.
+
+    A thin wrapper of :func:`brainalign.encoding.peak_latencies` on
+    :func:`brainalign.encoding.peak_curve`: the latencies the report shows too.
 
     Parameters
     ----------
@@ -19,34 +23,46 @@ def peak_times(values, space, n_peaks: int = 3, min_separation: float = 0.05) ->
         One value per column of ``space`` (e.g. r).
     space : SensorSpace
         The columns' channels and times.
-    n_peaks : int
-        How many latencies to return at most.
-    min_separation : float
-        Minimum distance between returned latencies, in seconds.
+    **options
+        ``n_peaks``, ``prominence``, ``height``, ``min_separation`` of
+        :func:`~brainalign.encoding.peak_latencies` (its defaults otherwise).
 
     Returns
     -------
     list of float
         Latencies in seconds, sorted in time.
     """
-    grid = space.to_array(np.asarray(values, dtype=np.float64))
-    curve = np.nanmax(np.where(np.isnan(grid), -np.inf, grid), axis=0)
-    chosen = []
-    for k in np.argsort(curve)[::-1]:
-        if not np.isfinite(curve[k]):
-            break
-        t = float(space.times[k])
-        if all(abs(t - c) >= min_separation for c in chosen):
-            chosen.append(t)
-        if len(chosen) == n_peaks:
-            break
-    return sorted(chosen)
+    from brainalign.encoding import peak_curve, peak_latencies
+
+    curve = peak_curve(space.to_array(np.asarray(values, dtype=np.float64)))
+    return peak_latencies(curve, space.times, **options)
 
 
-def plot_topomaps(values, space, times=None, n_peaks=3, title="r", cmap="RdBu_r", vlim=None):
+def _placed_rows(space, grid) -> tuple[object, list[int]]:
+    """Channels with a position and a value: their mne.Info and their rows of ``grid``."""
+    import mne
+
+    info, placed = place_channels(space.ch_names, space.montage, space.positions, space.ch_types)
+    rows = [space.ch_names.index(name) for name in placed]
+    usable = [j for j, row in enumerate(rows) if np.isfinite(grid[row]).any()]
+    if len(usable) < 3:
+        raise DataError(
+            f"A topomap needs at least 3 channels with positions; {len(usable)} of "
+            f"{space.n_channels} have one (set a montage on the data)."
+        )
+    if len(usable) < space.n_channels:
+        kept = {placed[j] for j in usable}
+        skipped = [c for c in space.ch_names if c not in kept]
+        warn(f"Topomap leaves out channels without a position or values: {skipped}.")
+    return mne.pick_info(info, usable), [rows[j] for j in usable]
+
+
+def plot_topomaps(values, space, times=None, n_peaks=None, title="r", cmap="RdBu_r", vlim=None):
     """Topomaps of one value per channel x time cell at chosen or peak latencies.
 
-    Channels without a known position are left out (with a warning).
+    Channels are placed by their known positions, else by the space's montage
+    (names matched without regard to case, see :func:`~brainalign.data._sensors.place_channels`);
+    channels without either are left out (with a warning).
 
     Parameters
     ----------
@@ -56,10 +72,11 @@ def plot_topomaps(values, space, times=None, n_peaks=3, title="r", cmap="RdBu_r"
         Channels (with montage or positions) and times.
     times : sequence of float, optional
         Latencies in seconds (nearest time point); default: :func:`peak_times`.
-    n_peaks : int
-        Number of peak latencies when ``times`` is None.
+    n_peaks : int, optional
+        Most peak latencies when ``times`` is None (default: that of
+        :func:`~brainalign.encoding.peak_latencies`).
     title : str
-        Colour bar label and figure title prefix.
+        Colour bar label and panel title prefix.
     cmap : str
         Colour map.
     vlim : tuple of float, optional
@@ -68,40 +85,65 @@ def plot_topomaps(values, space, times=None, n_peaks=3, title="r", cmap="RdBu_r"
     Returns
     -------
     matplotlib.figure.Figure
-        One panel per latency plus a colour bar.
+        One panel per latency plus a colour bar (see :func:`plot_topomap_panels`).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mne
-
     grid = space.to_array(np.asarray(values, dtype=np.float64))
-    info = space.create_info()
-    pos = np.array([ch["loc"][:3] for ch in info["chs"]])
-    placed = np.isfinite(pos).all(1) & (np.abs(pos).sum(1) > 0) & np.isfinite(grid).any(1)
-    if placed.sum() < 3:
-        raise DataError(
-            f"A topomap needs at least 3 channels with positions; {int(placed.sum())} of "
-            f"{space.n_channels} have one (set a montage on the data)."
-        )
-    if not placed.all():
-        skipped = [c for c, ok in zip(space.ch_names, placed, strict=True) if not ok]
-        warn(f"Topomap leaves out channels without a position or values: {skipped}.")
-    times = peak_times(values, space, n_peaks) if times is None else list(times)
+    info, rows = _placed_rows(space, grid)
+    if times is None:
+        times = peak_times(values, space, **({} if n_peaks is None else {"n_peaks": n_peaks}))
+    times = list(times)
     if not times:
         raise ParameterError("Invalid value for 'times': expected at least one latency.")
-    sub = mne.pick_info(info, np.flatnonzero(placed))
-    limit = np.nanmax(np.abs(grid[placed])) if vlim is None else None
-    vlim = (-limit, limit) if vlim is None else tuple(vlim)
-    fig, axes = plt.subplots(1, len(times) + 1, figsize=(2.6 * len(times) + 0.8, 2.8))
-    for ax, t in zip(axes[:-1], times, strict=True):
-        k = int(np.argmin(np.abs(space.times - t)))
-        data = np.nan_to_num(grid[placed, k])
-        im, _ = mne.viz.plot_topomap(data, sub, axes=ax, show=False, cmap=cmap, vlim=vlim)
-        ax.set_title(f"{title} at {1000 * space.times[k]:.0f} ms")
-    fig.colorbar(im, cax=axes[-1], label=title)
-    axes[-1].set_box_aspect(8)
+    index = [int(np.argmin(np.abs(space.times - t))) for t in times]
+    panels = grid[np.ix_(rows, index)].T
+    return plot_topomap_panels(panels, info, space.times[index], title, cmap, vlim)
+
+
+def plot_topomap_panels(values, info, latencies, title="r", cmap="RdBu_r", vlim=None):
+    """Draw one topomap per latency on a shared colour scale (no pyplot state).
+
+    Parameters
+    ----------
+    values : array-like of shape (n_latencies, n_channels)
+        Value per channel at each latency, channels in ``info`` order (NaN -> 0).
+    info : mne.Info
+        Channels with positions (e.g. from :func:`~brainalign.data._sensors.place_channels`).
+    latencies : sequence of float
+        Latencies in seconds, for the panel titles.
+    title : str
+        Colour bar label and panel title prefix.
+    cmap : str
+        Colour map.
+    vlim : tuple of float, optional
+        Colour limits (default: symmetric around 0 at the largest absolute value).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per latency (titled ``"<title> at <ms> ms"``) plus a colour bar.
+    """
+    from matplotlib.figure import Figure
+    from mne.viz import plot_topomap
+
+    values = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    if vlim is None:
+        limit = float(np.nanmax(np.abs(values), initial=0.0)) or 1.0
+        vlim = (-limit, limit)
+    n = len(latencies)
+    fig = Figure(figsize=(2.6 * n + 0.8, 2.8), layout="constrained")
+    axes = fig.subplots(1, n + 1, width_ratios=[1.0] * n + [0.08])
+    for ax, row, latency in zip(axes[:-1], values, latencies, strict=True):
+        image, _ = plot_topomap(
+            np.nan_to_num(row),
+            info,
+            axes=ax,
+            show=False,
+            cmap=cmap,
+            vlim=tuple(vlim),
+            extrapolate="local",  # no values painted far from the sensors
+        )
+        ax.set_title(f"{title} at {1000 * latency:.0f} ms", fontsize=9)
+    fig.colorbar(image, cax=axes[-1], label=title)
     return fig
 
 
@@ -145,7 +187,7 @@ def plot_time_courses(values, space, channels=None, title="r"):
     return fig
 
 
-def plot_run_topomaps(run_dir, stat="r", times=None, montage="standard_1005") -> list[Path]:
+def plot_run_topomaps(run_dir, stat="r", times=None, montage=DEFAULT_MONTAGE) -> list[Path]:
     """Draw topomaps and time courses of an EEG run's ``scores.parquet``.
 
     Parameters
@@ -167,8 +209,6 @@ def plot_run_topomaps(run_dir, stat="r", times=None, montage="standard_1005") ->
     """
     import pandas as pd
 
-    from brainalign.data import SensorSpace
-
     run_dir = Path(run_dir)
     scores = pd.read_parquet(run_dir / "scores.parquet")
     if not {"channel", "time"} <= set(scores.columns):
@@ -178,15 +218,7 @@ def plot_run_topomaps(run_dir, stat="r", times=None, montage="standard_1005") ->
     except ImportError as exc:  # plotting is optional: say so, do not crash
         warn(f"No figures: {exc}.")
         return []
-    channels = list(pd.unique(scores["channel"]))
-    tgrid = np.unique(scores["time"].to_numpy())
-    columns = np.column_stack(
-        [
-            pd.Index(channels).get_indexer(scores["channel"]),
-            np.searchsorted(tgrid, scores["time"].to_numpy()),
-        ]
-    )
-    space = SensorSpace(channels, tgrid, montage=montage, columns=columns)
+    space = _table_space(scores, montage)
     values = scores[stat].to_numpy(np.float64)
     stem = f"sub-{int(scores['subject'].iloc[0]):02d}_layer-{scores['layer'].iloc[0]}_stat-{stat}"
     written = []
@@ -200,3 +232,20 @@ def plot_run_topomaps(run_dir, stat="r", times=None, montage="standard_1005") ->
         plt.close(fig)
         written.append(target)
     return written
+
+
+def _table_space(scores, montage):
+    """SensorSpace of a score table's rows (``channel``, ``time``), channels in file order."""
+    import pandas as pd
+
+    from brainalign.data import SensorSpace
+
+    channels = list(pd.unique(scores["channel"].astype(str)))
+    tgrid = np.unique(scores["time"].to_numpy(np.float64))
+    columns = np.column_stack(
+        [
+            pd.Index(channels).get_indexer(scores["channel"].astype(str)),
+            np.searchsorted(tgrid, scores["time"].to_numpy(np.float64)),
+        ]
+    )
+    return SensorSpace(channels, tgrid, montage=montage, columns=columns)

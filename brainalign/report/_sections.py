@@ -241,16 +241,20 @@ def _sweep_figures(contents) -> dict:
     }
 
 
-def _profiles_figure(mean, layers, rois, notes) -> dict:
+def _profiles_figure(frame, layers, rois, notes) -> dict:
+    from brainalign.compare import plot_layer_profiles
+
     drawn = rois[:MAX_PROFILE_ROIS]
     if len(drawn) < len(rois):
         notes.append(f"Layer profiles show the first {len(drawn)} of {len(rois)} ROIs.")
-    fig = _plots.layer_profiles(mean, layers, drawn)
+    fig = plot_layer_profiles(frame, rois=drawn, layers=layers)
     return figure(_plots.figure_uri(fig), "Layer profile per ROI (mean r).", "sweep-profiles")
 
 
-def _heatmap_figure(mean, models, rois) -> dict:
-    fig = _plots.model_roi_heatmap(best_layer_rows(mean, ["model", "roi"]), models, rois)
+def _heatmap_figure(frame, models, rois) -> dict:
+    from brainalign.compare import plot_model_roi_heatmap
+
+    fig = plot_model_roi_heatmap(frame, models=models, rois=rois)
     caption = "Model × ROI: the best layer's mean r (cells name the layer)."
     return figure(_plots.figure_uri(fig), caption, "sweep-heatmap")
 
@@ -266,8 +270,7 @@ def sweep_section(contents) -> Section | None:
     several = varying(frame, ("model", "layer"))
     if not several:
         return None
-    mean = frame.groupby(["model", "layer", "roi"], sort=False)["mean_r"].mean().reset_index()
-    rois = list(pd.unique(mean["roi"]))
+    rois = list(pd.unique(frame["roi"]))
     section = Section("sweep", "Layers and models")
     n_subjects = frame["subject"].nunique()
     if n_subjects > 1:
@@ -276,7 +279,7 @@ def sweep_section(contents) -> Section | None:
     if "layer" in several:
         layers = layer_order(contents.record, contents.roi_scores)
         item = own.get("sweep-profiles")
-        section.items.append(item or _profiles_figure(mean, layers, rois, section.notes))
-    models = list(pd.unique(mean["model"]))
-    section.items.append(own.get("sweep-heatmap") or _heatmap_figure(mean, models, rois))
+        section.items.append(item or _profiles_figure(frame, layers, rois, section.notes))
+    models = list(pd.unique(frame["model"]))
+    section.items.append(own.get("sweep-heatmap") or _heatmap_figure(frame, models, rois))
     return section

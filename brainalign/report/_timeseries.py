@@ -8,11 +8,6 @@ import pandas as pd
 from brainalign.report import _plots
 from brainalign.report._items import Section, figure, table, varying, with_keys
 
-#: Peak latencies given a topomap.
-N_PEAKS = 3
-#: A local maximum counts as a peak when it stands out by this fraction of the curve's range.
-PEAK_PROMINENCE = 0.2
-
 
 def _labelled(decoding: pd.DataFrame) -> pd.DataFrame:
     """Add a ``label`` column: the ROI, plus subject/model/layer when they vary."""
@@ -80,93 +75,38 @@ def decoding_section(contents) -> Section | None:
     return section
 
 
-def peak_latencies(curve: pd.Series, n: int = N_PEAKS) -> list[float]:
-    """Find the latencies of the highest peaks of a curve (its maximum always among them).
-
-    Parameters
-    ----------
-    curve : pandas.Series
-        Values indexed by time, in time order.
-    n : int
-        Most peaks returned.
-
-    Returns
-    -------
-    list of float
-        Peak times, in time order.
-    """
-    from scipy.signal import find_peaks
-
-    values = curve.to_numpy(dtype=float)
-    if not np.isfinite(values).any():
-        return []
-    values = np.where(np.isfinite(values), values, np.nanmin(values))
-    span = float(values.max() - values.min())
-    found, _ = find_peaks(values, prominence=PEAK_PROMINENCE * span if span > 0 else None)
-    candidates = set(found.tolist()) | {int(np.argmax(values))}
-    best = sorted(candidates, key=lambda i: values[i], reverse=True)[:n]
-    return sorted(float(curve.index[i]) for i in best)
-
-
-def sensor_info(channels):
-    """MNE ``Info`` with 10-20 positions for the channels that have one.
-
-    Parameters
-    ----------
-    channels : sequence of str
-        Channel names (matched to the montage without regard to case).
-
-    Returns
-    -------
-    info : mne.Info or None
-        The placed channels (montage spelling), or ``None`` when fewer than 3 are placed.
-    placed : list of str
-        The run's names of the placed channels, in ``info`` order.
-    """
-    import mne
-
-    builtin = mne.channels.get_builtin_montages()
-    name = "colin27_1020" if "colin27_1020" in builtin else "standard_1020"  # renamed in MNE 1.13
-    montage = mne.channels.make_standard_montage(name)
-    lookup = {ch.lower(): ch for ch in montage.ch_names}
-    placed = {}
-    for channel in channels:
-        match = lookup.get(str(channel).lower())
-        if match is not None and match not in placed.values():
-            placed[channel] = match
-    if len(placed) < 3:
-        return None, list(placed)
-    info = mne.create_info(list(placed.values()), sfreq=1000.0, ch_types="eeg", verbose=False)
-    info.set_montage(montage, verbose=False)
-    return info, list(placed)
-
-
 def _topomap_items(per_channel: pd.DataFrame, peaks, section: Section) -> None:
+    from brainalign.data._sensors import DEFAULT_MONTAGE, place_channels
+    from brainalign.maps import plot_topomap_panels
+
     if not peaks:
         section.notes.append("No topomaps: r is not finite at any time point.")
         return
-    channels = list(per_channel.columns)
-    info, placed = sensor_info(channels)
-    unplaced = [str(c) for c in channels if c not in placed]
-    if info is None:
+    channels = [str(c) for c in per_channel.columns]
+    info, placed = place_channels(channels, DEFAULT_MONTAGE)
+    unplaced = [c for c in channels if c not in placed]
+    if len(placed) < 3:
         section.notes.append(
-            f"No topomaps: only {len(placed)} of {len(channels)} channels have a standard "
-            f"10-20 position (at least 3 are needed)."
+            f"No topomaps: only {len(placed)} of {len(channels)} channels have a position in "
+            f"the {DEFAULT_MONTAGE} montage (at least 3 are needed)."
         )
         return
     if unplaced:
-        section.notes.append(f"Left out of the topomaps (no 10-20 position): {', '.join(unplaced)}")
-    values = np.stack([per_channel.loc[t, placed].to_numpy(dtype=float) for t in peaks])
-    fig = _plots.topomaps(values, info, peaks)
-    caption = "Topomaps of r at the peak latencies."
+        section.notes.append(
+            f"Left out of the topomaps (no {DEFAULT_MONTAGE} position): {', '.join(unplaced)}"
+        )
+    grid = per_channel.set_axis(channels, axis=1)
+    values = np.stack([grid.loc[t, placed].to_numpy(dtype=float) for t in peaks])
+    fig = plot_topomap_panels(values, info, peaks)
+    caption = "Topomaps of r at the peak latencies (those of the table)."
     section.items.append(figure(_plots.figure_uri(fig), caption, "eeg-topomaps"))
 
 
-def _peak_table(mean: pd.Series, per_channel: pd.DataFrame, peaks, caption: str) -> dict:
+def _peak_table(per_channel: pd.DataFrame, peaks, caption: str) -> dict:
     rows = pd.DataFrame(
         {
             "time": peaks,
-            "mean_r": [mean.loc[t] for t in peaks],
+            "mean_r": [per_channel.loc[t].mean() for t in peaks],
             "channel": [per_channel.loc[t].idxmax() for t in peaks],
             "channel_r": [per_channel.loc[t].max() for t in peaks],
         }
@@ -184,33 +124,59 @@ def _highest(curve: pd.Series) -> float:
     return float(np.nanmax(np.append(curve.to_numpy(dtype=float), -np.inf)))
 
 
-def eeg_section(contents) -> Section | None:
-    """Show EEG runs: r(t) per channel and its mean, peak latencies, topomaps at the peaks.
+def channel_grid(part: pd.DataFrame) -> pd.DataFrame:
+    """Tabulate r per time (rows, in order) and channel (columns, file order), over subjects.
 
-    With several models or layers, the channels and topomaps are those of the one whose
-    channel-mean r peaks highest; every one's mean curve is drawn.
+    Parameters
+    ----------
+    part : pandas.DataFrame
+        Score rows (``channel, time, r``) of one model and layer.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Mean r over subjects, indexed by time.
     """
+    grid = part.pivot_table(index="time", columns="channel", values="r", aggfunc="mean")
+    return grid.reindex(columns=pd.unique(part["channel"])).sort_index()
+
+
+def _peak_curve(grid: pd.DataFrame) -> pd.Series:
+    from brainalign.encoding import peak_curve
+
+    return pd.Series(peak_curve(grid.to_numpy(dtype=float).T), index=grid.index)
+
+
+def eeg_section(contents) -> Section | None:
+    """Show EEG runs: r(t) per channel and its maximum, peak latencies, topomaps at the peaks.
+
+    The peaks are those of the maximum r over channels (:func:`brainalign.encoding.peak_curve`
+    and :func:`~brainalign.encoding.peak_latencies`), as in the run's own topomaps. With
+    several models or layers, the channels and topomaps are those of the one whose
+    curve peaks highest; every one's curve is drawn.
+    """
+    from brainalign.encoding import peak_latencies
+
     if contents.eeg_scores is None or contents.eeg_scores.empty:
         return None
     frame = with_keys(contents.eeg_scores)
     groups = frame.groupby(["model", "layer"], sort=False)
-    means = {key: part.groupby("time")["r"].mean() for key, part in groups}
-    best = max(means, key=lambda key: _highest(means[key]))
-    per_channel = groups.get_group(best).pivot_table(
-        index="time", columns="channel", values="r", sort=False
-    )
-    per_channel = per_channel.sort_index()
-    peaks = peak_latencies(means[best])
-    labels = {key: " ".join(filter(None, (_plots.short_model(key[0]), key[1]))) for key in means}
+    grids = {key: channel_grid(part) for key, part in groups}
+    curves = {key: _peak_curve(grid) for key, grid in grids.items()}
+    best = max(curves, key=lambda key: _highest(curves[key]))
+    per_channel = grids[best]
+    peaks = peak_latencies(curves[best])
+    labels = {key: " ".join(filter(None, (_plots.short_model(key[0]), key[1]))) for key in curves}
     section = Section(
         "eeg",
         "Time-resolved encoding (EEG)",
-        "Held-out correlation per channel and time point (grey: channels; bold: their mean).",
+        "Held-out correlation per channel and time point (grey: channels; bold: their "
+        "maximum, whose peaks are marked and tabled).",
     )
-    curves = {labels[key] or "channels": curve for key, curve in means.items()}
-    fig = _plots.r_over_time(per_channel, curves, peaks)
+    named = {labels[key] or "channels": curve for key, curve in curves.items()}
+    fig = _plots.r_over_time(per_channel, named, peaks)
     section.items.append(figure(_plots.figure_uri(fig), "r(t)", "eeg-curves"))
-    caption = f"Peaks ({labels[best] or 'r'})"
-    section.items.append(_peak_table(means[best], per_channel, peaks, caption))
+    caption = f"Peaks of the highest r over channels ({labels[best] or 'r'})"
+    section.items.append(_peak_table(per_channel, peaks, caption))
     _topomap_items(per_channel, peaks, section)
     return section

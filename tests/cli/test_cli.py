@@ -9,11 +9,12 @@ from brainalign.cli import main
 def test_info_reports_what_the_sample_holds(nsd_sample, ground_truth, capsys):
     assert main(["info", "--dataset", "nsd", "--root", str(nsd_sample), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
+    assert (summary["dataset"], summary["modality"]) == ("nsd", "fmri")
     assert sorted(summary["subjects"]) == ["1", "2"]
     subject = summary["subjects"]["1"]
-    assert subject["sessions"] == [1, 2, 3, 4] and subject["trials"] == 3000
-    assert subject["betas_format"] == ["nifti", "hdf5"]
-    assert subject["n_images"] == 1000
+    assert subject["sessions"] == [1, 2, 3, 4] and subject["n_trials"] == 3000
+    assert subject["formats"] == ["nifti", "hdf5"]
+    assert subject["n_stimuli"] == 1000
     assert subject["rois"]["floc-faces"]["FFA-1"] == ground_truth["rois"]["FFA-1"]["n_voxels"]
     assert summary["stimuli"]["shape"] == [73000, 425, 425, 3]
 
@@ -29,7 +30,7 @@ def test_info_text_output(nsd_sample, capsys):
 def test_info_on_the_real_haxby_data(haxby_dir, capsys):
     assert main(["info", "--dataset", "nifti", "--root", str(haxby_dir / "slice")]) == 0
     out = capsys.readouterr().out
-    assert "rows: 1452" in out and "targets: 530" in out
+    assert "subject all: 1452 trials" in out and "530 targets" in out
 
 
 @pytest.mark.parametrize(

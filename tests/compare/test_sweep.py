@@ -204,3 +204,52 @@ def test_layer_combinations_and_the_best_model_map(nsd_sample, tmp_path):
     assert np.mean(best[tuple(ffa.to_numpy().T)] == 1) > 0.9
     legend = json.loads((maps / "sub-01_stat-bestmodel.json").read_text())["values"]
     assert legend == {"1": MODEL, "2": other}
+
+
+# -- figures --------------------------------------------------------------------------
+def _sweep_table():
+    """Two subjects, two models, three layers (file order shuffled), two ROIs."""
+    rows = []
+    for subject in (1, 2):
+        for model in ("torch:pkg.mod:Net@0", "open_clip:ViT-B-32@laion"):
+            for index, layer in [(2, "layer6"), (0, "layer2"), (1, "layer4")]:
+                for roi, best in (("V1v", 0), ("FFA-1", 2)):
+                    score = 0.5 - 0.1 * abs(index - best) + 0.01 * subject
+                    rows.append((subject, model, layer, index, roi, score))
+    return pd.DataFrame(rows, columns=["subject", "model", "layer", "layer_index", "roi", "mean_r"])
+
+
+def test_layer_profiles_draw_one_panel_per_roi_in_depth_order(tmp_path):
+    from brainalign.compare import plot_layer_profiles
+
+    table = _sweep_table()
+    fig = plot_layer_profiles(table, path=tmp_path / "figures" / "profiles.png")
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == ["V1v", "FFA-1"]
+    assert [t.get_text() for t in panels[0].get_xticklabels()] == ["layer2", "layer4", "layer6"]
+    lines = [line for line in panels[1].get_lines() if line.get_label() == "Net@0"]
+    np.testing.assert_allclose(lines[0].get_ydata(), [0.315, 0.415, 0.515])  # subject mean
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["Net@0", "ViT-B-32@laion"]
+    assert (tmp_path / "figures" / "profiles.png").stat().st_size > 10_000
+    other = table[table["model"].str.startswith("open_clip")].assign(layer=lambda f: "b" + f.layer)
+    mixed = pd.concat([table[table["model"].str.startswith("torch")], other])
+    fig = plot_layer_profiles(mixed, rois=["FFA-1"])  # no shared layers: relative depth
+    assert fig.get_supxlabel() == "relative depth"
+    depth = [np.asarray(line.get_xdata(), float) for line in fig.axes[0].get_lines()[:2]]
+    np.testing.assert_allclose(depth, [[0, 0.5, 1]] * 2)
+
+
+def test_model_roi_heatmap_names_the_best_layer_of_the_subject_mean(tmp_path):
+    from brainalign.compare import plot_model_roi_heatmap
+
+    fig = plot_model_roi_heatmap(_sweep_table(), path=tmp_path / "heatmap.png")
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.get_images()[0].get_array(), [[0.515, 0.515]] * 2)
+    assert [t.get_text() for t in ax.texts] == ["layer2", "layer6"] * 2
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Net@0", "ViT-B-32@laion"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["V1v", "FFA-1"]
+    assert (tmp_path / "heatmap.png").stat().st_size > 0
+    fig = plot_model_roi_heatmap(
+        _sweep_table(), rois=["FFA-1"], models=["open_clip:ViT-B-32@laion"]
+    )
+    assert [t.get_text() for t in fig.axes[0].texts] == ["layer6"]

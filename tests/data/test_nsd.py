@@ -8,7 +8,7 @@ import pytest
 
 from brainalign import load_dataset
 from brainalign.data import _nsd_layout as L
-from brainalign.data._sample_nsd import SampleConfig, plan_design
+from brainalign.data.sample._nsd import SampleConfig, plan_design
 from brainalign.exceptions import DataError, MissingFileError, ParameterError
 
 INVALID_WARNING = "Dropped 4 of"

@@ -88,7 +88,8 @@ def test_describe_summarises_the_sample(eeg_sample):
     from brainalign.data import get_dataset
 
     summary = get_dataset("things-eeg2", eeg_sample).describe(subject=1)
-    assert summary["subjects"][1]["trials"] == 3200
-    assert summary["n_test_images"] == 200
-    assert summary["sfreq"] == pytest.approx(100.0)
-    json.dumps(summary)
+    assert list(summary.subjects) == [1]
+    assert summary.subjects[1].n_trials == 3200
+    assert summary.stimuli["n_test_images"] == 200
+    assert summary.extra["sfreq"] == pytest.approx(100.0)
+    json.dumps(summary.to_dict())

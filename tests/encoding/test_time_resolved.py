@@ -80,6 +80,22 @@ def test_channels_and_times_without_signal_stay_near_zero(fits, sample):
     assert nc[p7, np.argmin(np.abs(result.space.times - 0.17))] > 80
 
 
+def test_peak_latencies_are_those_of_the_channel_maximum(fits, sample):
+    from brainalign.encoding import peak_curve, peak_latencies
+    from brainalign.maps import peak_times
+
+    result = fits["layer6"]
+    np.testing.assert_array_equal(result.peak_curve(), np.nanmax(result.grid("r"), axis=0))
+    np.testing.assert_array_equal(result.peak_curve(), peak_curve(result.grid("r")))
+    found = result.peak_latencies()
+    assert found == peak_latencies(result.peak_curve(), result.space.times)
+    assert found == peak_times(result.r, result.space)  # what the topomaps show
+    planted = next(e["latency_s"] for e in sample[1]["effects"] if e["layer"] == "layer6")
+    assert min(abs(t - planted) for t in found) <= 0.015
+    top = result.space.times[np.nanargmax(result.peak_curve())]
+    assert result.peak_latencies(n_peaks=1) == [top]
+
+
 def test_scores_equal_a_direct_sklearn_computation(eeg, features, fits):
     from sklearn.linear_model import Ridge
 

@@ -21,6 +21,40 @@ def test_peak_times_find_the_planted_latencies():
     assert peak_times(planted_values(space), space, n_peaks=2) == pytest.approx([0.1, 0.3])
 
 
+def test_peak_times_are_those_of_the_channel_maximum():
+    from brainalign.encoding import peak_curve, peak_latencies
+
+    space = SensorSpace(CHANNELS, TIMES)
+    values = planted_values(space)
+    curve = peak_curve(space.to_array(values))
+    np.testing.assert_array_equal(curve, space.to_array(values).max(0))
+    assert peak_times(values, space) == peak_latencies(curve, TIMES)
+
+
+def test_channels_are_placed_without_regard_to_case():
+    from brainalign.data._sensors import place_channels
+
+    info, placed = place_channels(["o1", "OZ", "XYZ1", "cz", "Oz"])
+    assert placed == info.ch_names == ["o1", "cz", "Oz"]  # "OZ" would duplicate "Oz"
+    reference, _ = place_channels(["O1", "Cz", "Oz"])
+    for ours, theirs in zip(info["chs"], reference["chs"], strict=True):
+        np.testing.assert_allclose(ours["loc"][:3], theirs["loc"][:3])
+    positions = np.full((3, 3), np.nan)
+    positions[1] = [0.01, 0.02, 0.03]
+    info, placed = place_channels(["oz", "X", "Y"], positions=positions)
+    assert placed == ["oz", "X"]
+    np.testing.assert_allclose(info["chs"][1]["loc"][:3], positions[1])
+    assert place_channels(["oz", "X", "Y"], montage=None, positions=positions)[1] == ["X"]
+    info, placed = place_channels(["TP9", "AUX"], montage="standard_1020")
+    assert placed == ["TP9"]
+
+
+def test_topomaps_place_lower_case_names_like_the_report():
+    space = SensorSpace([c.lower() for c in CHANNELS], TIMES, montage="standard_1005")
+    fig = plot_topomaps(planted_values(space), space, times=[0.1])
+    assert fig.axes[0].get_title() == "r at 100 ms"
+
+
 def test_topomap_figure_has_one_panel_per_latency():
     import matplotlib.pyplot as plt
 

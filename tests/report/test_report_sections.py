@@ -225,7 +225,7 @@ def test_eeg_peaks_and_topomaps(builder, render):
     html, page = render(builder.path)
     (peak,) = page.rows("eeg-peaks")
     assert peak["latency (s)"] == "0.230" and peak["best channel"] == "O2"
-    assert "Left out of the topomaps (no 10-20 position): XYZ1" in html
+    assert "Left out of the topomaps (no standard_1005 position): XYZ1" in html
 
 
 def test_eeg_with_several_layers_shows_the_best_one(builder, render):
@@ -235,37 +235,28 @@ def test_eeg_with_several_layers_shows_the_best_one(builder, render):
     html, page = render(builder.path)
     (peak,) = page.rows("eeg-peaks")
     assert peak["latency (s)"] == "0.200" and float(peak["its r"]) == pytest.approx(0.602, abs=1e-3)
-    assert "Peaks (SampleNet@0 layer6)" in html
+    assert "Peaks of the highest r over channels (SampleNet@0 layer6)" in html
 
 
 def test_eeg_without_positions_skips_topomaps_with_a_note(builder, render):
     builder.eeg_scores(channels=("Oz", "Q1", "Q2", "Q3"))
     html, page = render(builder.path)
     assert "eeg-curves" in page.ids and "eeg-topomaps" not in page.ids
-    assert "No topomaps: only 1 of 4 channels have a standard 10-20 position" in html
+    assert "No topomaps: only 1 of 4 channels have a position in the standard_1005" in html
 
 
-def test_peak_latencies_find_the_highest_peaks():
-    from brainalign.report._timeseries import peak_latencies
+def test_eeg_peaks_are_those_of_the_channel_maximum(builder, render):
+    from brainalign.encoding import peak_latencies
 
-    times = np.round(np.arange(0, 0.6, 0.01), 2)
-    curve = 0.3 * np.exp(-(((times - 0.1) / 0.02) ** 2))
-    curve += 0.5 * np.exp(-(((times - 0.3) / 0.02) ** 2))
-    curve += 0.01 * np.sin(times * 200)  # ripples are not peaks
-    series = pd.Series(curve, index=times)
-    assert peak_latencies(series) == [0.1, 0.3]
-    assert peak_latencies(series, n=1) == [0.3]
-    rising = pd.Series(times, index=times)  # the maximum at the edge still counts
-    assert peak_latencies(rising) == [0.59]
-
-
-def test_sensor_positions_match_names_without_case():
-    from brainalign.report._timeseries import sensor_info
-
-    info, placed = sensor_info(["o1", "OZ", "XYZ1", "cz"])
-    assert placed == ["o1", "OZ", "cz"] and info.ch_names == ["O1", "Oz", "Cz"]
-    info, placed = sensor_info(["TP9", "AUX"])
-    assert info is None and placed == ["TP9"]
+    frame = builder.eeg_scores(peak=0.17)
+    late = frame["channel"].eq("Cz")  # a second, focal effect at 350 ms
+    frame.loc[late, "r"] += 0.5 * np.exp(-(((frame.loc[late, "time"] - 0.35) / 0.03) ** 2))
+    frame.to_parquet(builder.path / "scores.parquet")
+    _, page = render(builder.path)
+    rows = page.rows("eeg-peaks")
+    expected = peak_latencies(frame.groupby("time")["r"].max())
+    assert [float(r["latency (s)"]) for r in rows] == pytest.approx(expected) == [0.17, 0.35]
+    assert [r["best channel"] for r in rows] == ["O2", "Cz"]
 
 
 def test_write_is_atomic_when_a_section_fails(full_run, monkeypatch):

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from brainalign._utils import atomic_path, get_logger, write_json_atomic
-from brainalign.data._sample_folder import claim_folder
-from brainalign.data._sample_images import draw_image, sample_attributes
-from brainalign.data._samplenet import SAMPLE_MODEL_SPEC, sample_layer_features
+from brainalign.data.sample._folder import claim_folder
+from brainalign.data.sample._images import draw_image, sample_attributes
+from brainalign.data.sample._samplenet import SAMPLE_MODEL_SPEC, sample_layer_features
 
 logger = get_logger(__name__)
 

@@ -14,8 +14,8 @@ import numpy as np
 
 from brainalign.data import _nsd_layout as L
 from brainalign.data._projection import MESH_DEPTHS, NSD_DEPTHS
-from brainalign.data._sample_surface import save_mgh
 from brainalign.data._surface import HEMIS
+from brainalign.data.sample._surface import save_mgh
 
 
 def write_transforms(out, surface: dict, affine, subject: int) -> None:

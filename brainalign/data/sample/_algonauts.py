@@ -21,8 +21,8 @@ import numpy as np
 from brainalign._utils import atomic_path, get_logger, write_json_atomic
 from brainalign.data._algonauts import ROI_CLASSES
 from brainalign.data._nsd import NSD
-from brainalign.data._sample_folder import check_claimable, claim_folder
 from brainalign.data._surface import HEMIS
+from brainalign.data.sample._folder import check_claimable, claim_folder
 from brainalign.exceptions import DataError
 
 logger = get_logger(__name__)
@@ -59,7 +59,7 @@ def write_algonauts2023_sample(
     out = Path(out)
     check_claimable(out)
     if nsd_root is None:
-        from brainalign.data._sample_nsd import write_nsd_sample
+        from brainalign.data.sample._nsd import write_nsd_sample
 
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=out.parent, prefix=".nsd-source-") as tmp:

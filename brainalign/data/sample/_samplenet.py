@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from brainalign.data._sample_images import GRID, UPSCALE
+from brainalign.data.sample._images import GRID, UPSCALE
 
 #: Spec of the model whose layers drive the sample (resolvable by the features layer).
 SAMPLE_MODEL_SPEC = "torch:brainalign.data.sample:SampleNet@0"

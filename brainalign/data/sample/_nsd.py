@@ -11,21 +11,21 @@ import pandas as pd
 
 from brainalign._utils import atomic_path, get_logger, write_json_atomic
 from brainalign.data import _nsd_layout as L
-from brainalign.data._sample_folder import claim_folder
-from brainalign.data._sample_images import (
+from brainalign.data.sample._folder import claim_folder
+from brainalign.data.sample._images import (
     caption,
     draw_image,
     has_word,
     sample_attributes,
     upscale,
 )
-from brainalign.data._sample_surface import (
+from brainalign.data.sample._samplenet import PLANTED, SAMPLE_MODEL_SPEC, sample_layer_features
+from brainalign.data.sample._surface import (
     plan_surface,
     write_fsaverage,
     write_subject_surface,
 )
-from brainalign.data._sample_transforms import write_transforms
-from brainalign.data._samplenet import PLANTED, SAMPLE_MODEL_SPEC, sample_layer_features
+from brainalign.data.sample._transforms import write_transforms
 
 logger = get_logger(__name__)
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from brainalign.data._sample_algonauts import write_algonauts2023_sample
-from brainalign.data._sample_eeg import (
+from brainalign.data.sample._algonauts import write_algonauts2023_sample
+from brainalign.data.sample._eeg import (
     EFFECTS,
     THINGS_EEG2_CHANNELS,
     EEGSampleConfig,
     write_things_eeg2_sample,
 )
-from brainalign.data._sample_nsd import SampleConfig, write_nsd_sample
-from brainalign.data._samplenet import (
+from brainalign.data.sample._nsd import SampleConfig, write_nsd_sample
+from brainalign.data.sample._samplenet import (
     PLANTED,
     SAMPLE_MODEL_SPEC,
     SampleNet,
