@@ -29,7 +29,7 @@ LAYERS = ["layer1", "layer2", "layer3", "layer4", "layer5", "layer6", "embedding
 
 def sweep(root, out, cache, workers, permutations, cv=5):
     """Run one sweep; return its wall time in seconds."""
-    from brainalign.compare import run_sweep
+    from brainalign.runs import run_sweep
 
     start = time.perf_counter()
     result = run_sweep(

@@ -21,9 +21,8 @@ import argparse
 import json
 from pathlib import Path
 
-from brainalign.captions import caption_run
 from brainalign.data.sample import sample_path
-from brainalign.encoding import fit_subject
+from brainalign.runs import caption_run, fit_subject
 
 
 def main(argv=None) -> int:

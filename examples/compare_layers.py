@@ -19,8 +19,9 @@ import argparse
 import json
 from pathlib import Path
 
-from brainalign.compare import best_layers, plot_layer_profiles, run_sweep
+from brainalign.compare import best_layers, plot_layer_profiles
 from brainalign.data.sample import sample_path
+from brainalign.runs import run_sweep
 
 
 def main(argv=None) -> int:

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import brainalign
 from brainalign.data.sample import sample_path
-from brainalign.encoding import DecodingModel, decode_rois, decode_subject
+from brainalign.encoding import DecodingModel, decode_rois
+from brainalign.runs import decode_subject
 
 
 def main(argv=None) -> int:

@@ -17,8 +17,7 @@ import json
 from pathlib import Path
 
 from brainalign.data.sample import sample_path
-from brainalign.encoding import fit_subject
-from brainalign.maps import plot_run_maps
+from brainalign.runs import fit_subject
 
 
 def main(argv=None) -> int:
@@ -48,7 +47,7 @@ def main(argv=None) -> int:
         cache_dir=args.cache,
         progress=False,
     )
-    figures = plot_run_maps(args.out)  # slices + glass brain per statistic map
+    figures = result["paths"]["figures"]  # slices + glass brain per statistic map
 
     rois = result["roi_scores"].sort_values("mean_r", ascending=False)
     planted = _planted_layers(root)

@@ -17,9 +17,8 @@ import argparse
 from pathlib import Path
 
 from brainalign.data.sample import sample_path
-from brainalign.encoding import fit_subject
-from brainalign.maps import plot_run_maps
 from brainalign.report import write_report
+from brainalign.runs import fit_subject
 
 
 def main(argv=None) -> int:
@@ -47,8 +46,7 @@ def main(argv=None) -> int:
             n_permutations=args.permutations,
             cache_dir=args.cache,
             progress=False,
-        )
-        plot_run_maps(args.out)
+        )  # figures included
     path = write_report(args.out)
     print(f"report ({path.stat().st_size / 1e6:.1f} MB, open it in a browser): {path}")
     return 0

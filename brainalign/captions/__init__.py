@@ -15,7 +15,6 @@ from brainalign.captions._evaluate import (
 )
 from brainalign.captions._generative import CocaCaptioner
 from brainalign.captions._lavca import lavca_captions
-from brainalign.captions._run import caption_run, read_run, select_units, write_top_images
 from brainalign.captions._text import (
     STOP_WORDS,
     TfidfEmbedder,
@@ -25,17 +24,30 @@ from brainalign.captions._text import (
     model_embedder,
     tokenize,
 )
+from brainalign.captions._units import (
+    CONTRACT_COLUMNS,
+    METHODS,
+    THUMBNAIL_PX,
+    Units,
+    run_brainscuba,
+    run_lavca,
+    score_captions,
+    select_units,
+)
 
 __all__ = [
-    "DEFAULT_TAU",
-    "STOP_WORDS",
+    "CONTRACT_COLUMNS",
     "CocaCaptioner",
+    "DEFAULT_TAU",
     "EmbeddingBank",
+    "METHODS",
     "NearestCaptioner",
+    "STOP_WORDS",
+    "THUMBNAIL_PX",
     "TfidfEmbedder",
+    "Units",
     "brainscuba_captions",
     "build_bank",
-    "caption_run",
     "compose_caption",
     "extract_keywords",
     "keyword_scores",
@@ -43,14 +55,35 @@ __all__ = [
     "model_embedder",
     "predicted_activation",
     "project_directions",
-    "read_run",
     "roi_direction",
+    "run_brainscuba",
+    "run_lavca",
     "score_bank",
+    "score_captions",
     "select_units",
     "sentence_scores",
     "shuffled_baseline",
     "tokenize",
     "top_k",
     "voxel_directions",
-    "write_top_images",
 ]
+
+
+#: Pipelines that moved to :mod:`brainalign.runs` (served from there, with a warning).
+_MOVED = {"caption_run": "caption_run", "write_top_images": "write_top_images",
+          "read_run": "read_fit_run"}  # fmt: skip
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(
+            f"brainalign.captions.{name} moved to brainalign.runs.{_MOVED[name]}; import it "
+            "from there.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module("brainalign.runs"), _MOVED[name])
+    raise AttributeError(f"module 'brainalign.captions' has no attribute {name!r}")

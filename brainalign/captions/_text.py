@@ -228,13 +228,13 @@ class TfidfEmbedder:
         return out / np.where(norm > 0, norm, 1.0)
 
 
-def model_embedder(spec: str, device=None, seed: int = 0, cache_dir=None, progress=False):
+def model_embedder(spec, device=None, seed: int = 0, cache_dir=None, progress=False):
     """Sentence embeddings of a text model spec (e.g. ``hf:<MiniLM folder>``).
 
     Parameters
     ----------
-    spec : str
-        Model spec with a text tower (see :func:`brainalign.get_extractor`).
+    spec : str or ModelSpec
+        Model spec with a text tower (see :class:`brainalign.features.ModelSpec`).
     device : str, optional
         Torch device.
     seed : int

@@ -42,12 +42,21 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tau", type=float, default=150.0, help="BrainSCUBA softmax tau")
     parser.add_argument("--roi-method", default="mean", choices=["mean", "pca"])
     parser.add_argument("--no-thumbnails", action="store_true", help="skip RUN/top_images")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="folder of captions.parquet and top_images/ (default: the fit run RUN)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the shuffled-caption baseline (default: 0)"
+    )
+    parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, mps")
 
 
 def run(args) -> int:
     """Caption the run and print one line per unit."""
-    from brainalign.captions import caption_run
+    from brainalign.runs import caption_run
 
     table = caption_run(
         args.run_dir,
@@ -63,6 +72,8 @@ def run(args) -> int:
         tau=args.tau,
         roi_method=args.roi_method,
         thumbnails=not args.no_thumbnails,
+        out=args.out,
+        seed=args.seed,
         device=args.device,
         progress=not args.quiet,
     )
@@ -71,5 +82,5 @@ def run(args) -> int:
             f"{row.unit}: {row.caption!r} (score {row.score:.3f}, "
             f"shuffled {row.shuffled_score:.3f})"
         )
-    print(f"captions: {args.run_dir}/captions.parquet")
+    print(f"captions: {args.out or args.run_dir}/captions.parquet")
     return 0

@@ -22,61 +22,19 @@ from __future__ import annotations
 
 
 def add_arguments(parser) -> None:
-    """Add this verb's arguments."""
-    from brainalign.cli._common import add_model_options
+    """Add this verb's arguments (those of :class:`brainalign.runs.SweepSpec`)."""
+    from brainalign.runs import SweepSpec
 
-    parser.add_argument("--dataset", required=True, help="dataset name (e.g. nsd)")
-    parser.add_argument("--root", required=True, metavar="DIR", help="dataset folder")
-    parser.add_argument("--subjects", required=True, help="comma-separated subject numbers")
-    parser.add_argument("--models", required=True, metavar="SPECS", help="comma-separated specs")
-    parser.add_argument("--layers", required=True, help="comma-separated layers (of every model)")
+    SweepSpec.add_arguments(parser)
     parser.add_argument("--out", required=True, metavar="RUN", help="run directory")
-    parser.add_argument(
-        "--roi", default="nsdgeneral", help="comma-separated ROIs to fit (default: nsdgeneral)"
-    )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--workers", type=int, default=0, help="local Dask workers (0: run in this process)"
-    )
-    where.add_argument("--scheduler", metavar="ADDR", help="address of a running Dask scheduler")
-    parser.add_argument(
-        "--rsa",
-        metavar="DISTANCE",
-        choices=["correlation", "euclidean", "sqeuclidean"],
-        help="also compare layer and ROI RDMs on the test images (writes RUN/rsa.parquet)",
-    )
-    parser.add_argument("--rsa-comparison", default="spearman", help="RDM comparison")
-    parser.add_argument(
-        "--bootstraps", type=int, default=0, help="bootstrap samples for RSA intervals"
-    )
-    add_model_options(parser, permutations=200)
 
 
 def run(args) -> int:
     """Run (or resume) the sweep and print the best layer per ROI."""
-    from brainalign.compare import best_layers, run_sweep
+    from brainalign.compare import best_layers
+    from brainalign.runs import SweepSpec, sweep
 
-    result = run_sweep(
-        args.dataset,
-        args.root,
-        _subjects(args.subjects),
-        args.models.split(","),
-        args.layers.split(","),
-        args.out,
-        roi=args.roi.split(","),
-        pooling=args.pooling,
-        cv=args.cv,
-        n_permutations=args.permutations,
-        rsa=args.rsa,
-        rsa_comparison=args.rsa_comparison,
-        n_bootstraps=args.bootstraps,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        device=args.device,
-        backend=args.backend,
-        seed=args.seed,
-        progress=not args.quiet,
-    )
+    result = sweep(SweepSpec.from_args(args), args.out, progress=not args.quiet)
     if len(result["roi_scores"]):
         best = best_layers(result["roi_scores"])
         best["model"] = best["model"].str.split("@").str[0]
@@ -85,14 +43,3 @@ def run(args) -> int:
         print(f"failed: {name}: {error}")
     print(f"run directory: {args.out}")
     return 1 if result["failed"] else 0
-
-
-def _subjects(text: str) -> list[int]:
-    from brainalign.exceptions import ParameterError
-
-    try:
-        return [int(s) for s in text.split(",")]
-    except ValueError:
-        raise ParameterError(
-            f"Invalid value for '--subjects': expected comma-separated numbers; got {text!r}."
-        ) from None

@@ -17,8 +17,6 @@ from brainalign.exceptions import ParameterError
 
 #: Options that describe how to run, not what to compute (never written to configs).
 _NOT_CONFIG = {"run", "verb", "verbose", "quiet", "config", "help"}
-#: Files a verb leaves in its output folder that receive the resolved config.
-_RECORDS = ("run.json", "sweep.json")
 
 
 def expand_config(parser, argv: list[str]) -> list[str]:
@@ -73,17 +71,14 @@ def resolved_options(args) -> dict:
 
 def record_config(args) -> None:
     """Add the resolved options to the run record the verb wrote in ``args.out``."""
-    from brainalign._utils import write_json_atomic
+    from brainalign.runs import RunDir
 
-    out = getattr(args, "out", None)
-    if not out:
+    out = getattr(args, "out", None) or getattr(args, "run_dir", None)
+    if not out or args.verb == "caption":  # caption writes no record of its own
         return
-    for name in _RECORDS:
-        path = Path(out) / name
-        if path.is_file():
-            record = json.loads(path.read_text())
-            record["config"] = {"verb": args.verb, "options": resolved_options(args)}
-            write_json_atomic(path, record)
+    for record in RunDir(out).records():
+        if record.exists():
+            record.update(config={"verb": args.verb, "options": resolved_options(args)})
             return
 
 

@@ -21,54 +21,18 @@ from __future__ import annotations
 
 
 def add_arguments(parser) -> None:
-    """Add this verb's arguments."""
-    from brainalign.cli._common import add_model_options, add_subject_options
+    """Add this verb's arguments (those of :class:`brainalign.runs.DecodeSpec`)."""
+    from brainalign.runs import DecodeSpec
 
-    add_subject_options(parser)
-    parser.add_argument(
-        "--target",
-        default="image",
-        choices=["image", "caption"],
-        help="decode the model's image features or its embedding of the captions",
-    )
-    parser.add_argument(
-        "--roi",
-        default="auto",
-        help="comma-separated ROIs (fMRI) or channels (EEG) to load (default: nsdgeneral, or "
-        "every channel)",
-    )
-    parser.add_argument(
-        "--rois",
-        default=None,
-        help="comma-separated ROIs decoded separately (default: every ROI label)",
-    )
+    DecodeSpec.add_arguments(parser)
     parser.add_argument("--out", required=True, metavar="RUN", help="run directory")
-    add_model_options(parser)
-    parser.add_argument("--captions", type=int, default=5, help="captions retrieved per image")
 
 
 def run(args) -> int:
     """Decode, write the run directory and print the metrics per ROI."""
-    from brainalign.encoding import decode_subject
+    from brainalign.runs import DecodeSpec, run_decode
 
-    result = decode_subject(
-        args.dataset,
-        args.root,
-        args.subject,
-        args.model,
-        args.out,
-        layer=args.layer,
-        target=args.target,
-        roi=args.roi.split(","),
-        rois=None if args.rois is None else args.rois.split(","),
-        pooling=args.pooling,
-        cv=args.cv,
-        n_captions=args.captions,
-        device=args.device,
-        backend=args.backend,
-        seed=args.seed,
-        progress=not args.quiet,
-    )
+    result = run_decode(DecodeSpec.from_args(args), args.out, progress=not args.quiet)
     table = result["decoding"]
     if "time" in table:  # EEG: the peak of each metric over time, and the whole epoch
         _print_time_resolved(table)

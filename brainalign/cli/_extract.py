@@ -44,9 +44,10 @@ def run(args) -> int:
     """List layers, or extract and print one line per layer."""
     from brainalign.data import get_dataset
     from brainalign.exceptions import ParameterError
-    from brainalign.features import get_extractor
+    from brainalign.features import ModelSpec, Pooling, get_extractor
 
-    extractor = get_extractor(args.model, device=args.device, tower=args.tower, seed=args.seed)
+    spec, pooling = ModelSpec.parse(args.model), Pooling.parse(args.pooling)  # before loading
+    extractor = get_extractor(spec, device=args.device, tower=args.tower, seed=args.seed)
     if args.list_layers:
         print("\n".join(extractor.list_layers()))
         return 0
@@ -61,7 +62,7 @@ def run(args) -> int:
         stim["store"],
         ids=stim["ids"],
         layers=args.layers.split(","),
-        pooling=args.pooling,
+        pooling=pooling,
         batch_size=args.batch_size,
         cache_dir=args.out,
         fit_ids=stim["train_ids"],

@@ -29,56 +29,25 @@ from __future__ import annotations
 
 
 def add_arguments(parser) -> None:
-    """Add this verb's arguments."""
-    from brainalign.cli._common import add_model_options, add_subject_options
+    """Add this verb's arguments (those of :class:`brainalign.runs.RunSpec`)."""
+    from brainalign.runs import RunSpec
 
-    add_subject_options(parser)
-    parser.add_argument(
-        "--roi",
-        default="auto",
-        help="comma-separated ROI (fMRI) or channel (EEG) names to fit (default: auto = "
-        "nsdgeneral for fMRI, every channel for EEG)",
-    )
+    RunSpec.add_arguments(parser, permutations=1000)
     parser.add_argument("--out", required=True, metavar="RUN", help="run directory")
-    add_model_options(parser, permutations=1000)
 
 
 def run(args) -> int:
-    """Fit, write the run directory and print the ROI summary."""
-    from brainalign.encoding import fit_subject
-    from brainalign.maps import plot_run_maps, plot_run_surface_maps, plot_run_topomaps
+    """Fit, write the run directory (with its figures) and print the ROI summary."""
+    from brainalign.runs import RunSpec, run_fit
 
-    result = fit_subject(
-        args.dataset,
-        args.root,
-        args.subject,
-        args.model,
-        args.out,
-        layer=args.layer,
-        roi=args.roi if args.roi == "auto" else args.roi.split(","),
-        pooling=args.pooling,
-        cv=args.cv,
-        n_permutations=args.permutations,
-        device=args.device,
-        backend=args.backend,
-        seed=args.seed,
-        progress=not args.quiet,
-    )
-    if "channel" in result["scores"]:  # EEG: channels x times
-        plot_run_topomaps(args.out)
-    else:  # volume maps as slices; surface maps (and volume maps projected) on meshes
-        if "vertex" not in result["scores"]:
-            plot_run_maps(args.out)
-        plot_run_surface_maps(args.out)
+    result = run_fit(RunSpec.from_args(args), args.out, progress=not args.quiet)
     rois = result["roi_scores"]
     print(
         rois[["roi", "n_targets", "mean_r", "mean_ncr2", "frac_significant"]].to_string(
             index=False, float_format=lambda v: f"{v:.3f}"
         )
     )
-    if "challenge_scores" in result:  # algonauts2023: the challenge's metric
-        from brainalign.encoding._challenge import challenge_summary
-
-        print(challenge_summary(result["challenge_scores"]))
+    for extra in result["extra_scores"]:  # the dataset's own metric (algonauts2023)
+        print(extra.text)
     print(f"run directory: {args.out}")
     return 0

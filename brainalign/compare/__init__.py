@@ -1,5 +1,6 @@
 """Comparisons of representations: RSA (RDMs, comparisons, noise ceiling, bootstrap) and CKA."""
 
+from brainalign.compare._best import best_layers
 from brainalign.compare._cka import CKA_FORMS, linear_cka
 from brainalign.compare._rsa import RDM, RDM_METHODS, compute_rdm
 from brainalign.compare._rsa_compare import RDM_COMPARISONS, compare_rdms
@@ -10,8 +11,8 @@ from brainalign.compare._rsa_stats import (
     bootstrap_compare,
     noise_ceiling,
 )
-from brainalign.compare._sweep import best_layers, collect_sweep, run_sweep
 from brainalign.compare._sweep_plots import plot_layer_profiles, plot_model_roi_heatmap
+from brainalign.compare._sweep_rsa import rsa_table
 
 __all__ = [
     "BootstrapResult",
@@ -22,7 +23,6 @@ __all__ = [
     "RDM_METHODS",
     "best_layers",
     "bootstrap_compare",
-    "collect_sweep",
     "compare_rdms",
     "compute_rdm",
     "linear_cka",
@@ -30,5 +30,23 @@ __all__ = [
     "plot_layer_profiles",
     "plot_model_roi_heatmap",
     "plot_rdm",
-    "run_sweep",
+    "rsa_table",
 ]
+
+
+#: Pipelines that moved to :mod:`brainalign.runs` (served from there, with a warning).
+_MOVED = ("run_sweep", "collect_sweep")
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(
+            f"brainalign.compare.{name} moved to brainalign.runs.{name}; import it from there.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module("brainalign.runs"), name)
+    raise AttributeError(f"module 'brainalign.compare' has no attribute {name!r}")

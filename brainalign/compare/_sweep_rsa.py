@@ -1,59 +1,27 @@
-"""RSA inside a sweep: RDMs of every ROI and layer on the test images, compared."""
+"""RSA across a sweep's tasks: layer RDMs against ROI RDMs, across subjects."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from brainalign._utils import atomic_path
-from brainalign.compare._rsa import RDM, compute_rdm
 from brainalign.compare._rsa_compare import compare_rdms
 from brainalign.compare._rsa_stats import bootstrap_compare, noise_ceiling
 
 
-def write_task_rdms(out, task, test, features, roi_names, options) -> None:
-    """Write the RDMs a fit task can give: its subject's ROIs and its layer.
+def rsa_table(layers, rois, n_bootstraps=0, comparison="spearman", seed=0) -> pd.DataFrame:
+    """Compare every layer's RDM with every ROI's RDM, across subjects.
 
-    File names carry the dissimilarity (``rsa/<task>_features_<method>.npz``,
-    ``rsa/<task>_roi-<roi>_<method>.npz``), so a sweep rerun with another ``rsa``
-    method never reads RDMs of the first one, and a task is finished only when its
-    RDMs of the requested method exist.
-    """
-    folder = Path(out) / "rsa"
-    method = options["rsa"]
-    for roi in roi_names:
-        part = test.select_rois(roi)
-        if part.n_targets < 2:
-            continue
-        rdm = compute_rdm(part.responses, part.stimulus_ids, method=method)
-        _save(folder / f"{task['name']}_roi-{_clean(roi)}_{method}.npz", rdm, roi)
-    feats = features.align(test.stimulus_ids)
-    _save(features_path(out, task["name"], method), compute_rdm(feats, test.stimulus_ids, method))
-
-
-def features_path(out, name: str, method: str) -> Path:
-    """Return where a task's layer RDM of one dissimilarity is written."""
-    return Path(out) / "rsa" / f"{name}_features_{method}.npz"
-
-
-def rsa_table(out, tasks, method, n_bootstraps=0, comparison="spearman", seed=0) -> pd.DataFrame:
-    """Compare every finished layer's RDM with every ROI's RDM, across subjects.
-
-    Only the RDMs of ``tasks`` (this sweep's finished tasks) and of ``method`` are
-    read. Subjects are compared on the test stimuli they all share (NSD subjects who
+    Subjects are compared on the test stimuli they all share (NSD subjects who
     saw part of shared1000 reduce the set; fewer than 3 shared stimuli leave the ROI
     out with a warning).
 
     Parameters
     ----------
-    out : str or Path
-        Sweep run directory.
-    tasks : list of dict
-        Finished tasks (``subject, model, layer, name``).
-    method : str
-        Dissimilarity of the RDMs (the sweep's ``rsa``).
+    layers : dict of (model, layer) -> dict of subject -> RDM
+        Each layer's RDM per subject (on that subject's test stimuli).
+    rois : dict of str -> dict of subject -> RDM
+        Each ROI's RDM per subject (same dissimilarity).
     n_bootstraps : int
         Bootstrap samples over stimuli for the CI of the mean over subjects (0: none).
     comparison : str
@@ -72,15 +40,6 @@ def rsa_table(out, tasks, method, n_bootstraps=0, comparison="spearman", seed=0)
     """
     from brainalign._utils import warn
 
-    rois, layers = {}, {}
-    for t in tasks:
-        path = features_path(out, t["name"], method)
-        if not path.exists():
-            continue
-        layers.setdefault((t["model"], t["layer"]), {})[t["subject"]] = _load(path)[0]
-        for roi_path in sorted(path.parent.glob(f"{t['name']}_roi-*_{method}.npz")):
-            rdm, roi = _load(roi_path)
-            rois.setdefault(roi, {}).setdefault(t["subject"], rdm)
     rows = []
     for roi, subject_rdms in sorted(rois.items()):
         shared = _shared_ids(subject_rdms.values())
@@ -129,24 +88,3 @@ def _shared_ids(rdms) -> np.ndarray:
     for rdm in rdms[1:]:
         common &= set(np.asarray(rdm.stimulus_ids).tolist())
     return np.array([i for i in np.asarray(rdms[0].stimulus_ids).tolist() if i in common])
-
-
-def _save(path: Path, rdm: RDM, roi: str = "") -> None:
-    with atomic_path(path) as tmp:
-        np.savez(
-            tmp,
-            dissimilarities=rdm.dissimilarities,
-            stimulus_ids=rdm.stimulus_ids,
-            method=rdm.method,
-            roi=roi,
-        )
-
-
-def _load(path: Path):
-    with np.load(path, allow_pickle=False) as f:
-        rdm = RDM(f["dissimilarities"], f["stimulus_ids"], method=str(f["method"]))
-        return rdm, str(f["roi"])
-
-
-def _clean(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "" for c in str(text))

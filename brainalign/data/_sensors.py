@@ -117,7 +117,7 @@ class SensorSpace:
         """Columns locating each target in a score table: ``channel, time``."""
         return self.col_meta()[["channel", "time"]]
 
-    def write_maps(self, values: dict, out, stem: str) -> dict:
+    def write_maps(self, values: dict, out, stem: str, projections=(), projected=None) -> dict:
         """Write no image: sensor maps are the score table's channel x time cells.
 
         Topomaps are figures (drawn from ``scores.parquet``); there is no image
@@ -131,6 +131,8 @@ class SensorSpace:
             Unused.
         stem : str
             Unused.
+        projections, projected : optional
+            Ignored.
 
         Returns
         -------

@@ -45,8 +45,12 @@ class Space(Protocol):
     def score_columns(self) -> pd.DataFrame:
         """Return the columns that locate each target in a score table."""
 
-    def write_maps(self, values: dict, out, stem: str) -> dict:
-        """Write one map per statistic of ``values`` under ``out``, named from ``stem``."""
+    def write_maps(self, values: dict, out, stem: str, projections=(), projected=None) -> dict:
+        """Write one map per statistic of ``values`` under ``out``, named from ``stem``.
+
+        ``projections`` (volume -> surface) apply to volume spaces; other spaces
+        ignore them.
+        """
 
 
 def check_map_values(space, values: dict) -> dict[str, np.ndarray]:
@@ -157,8 +161,17 @@ class VolumeSpace:
         """Columns locating each target in a score table: ``i, j, k``."""
         return self.col_meta()
 
-    def write_maps(self, values: dict, out, stem: str) -> dict[str, Path]:
-        """Write one NIfTI volume per statistic: ``<out>/<stem>_stat-<stat>.nii.gz``.
+    def write_maps(
+        self, values: dict, out, stem: str, projections=(), projected=None
+    ) -> dict[str, Path]:
+        """Write one NIfTI volume per statistic, and its projections on surfaces.
+
+        Files: ``<out>/<stem>_stat-<stat>.nii.gz``; for each projection (e.g. NSD's
+        func1pt8mm -> fsnative transforms), ``<out>/<stem>_hemi-L_space-<name>_stat-
+        <stat>.mgh`` (and ``hemi-R``) with ``<out>/surface.json`` recording each
+        projection, its meshes and how many vertices have data. Vertices without a
+        voxel of the space within reach hold 0, as vertices without data in surface
+        maps; voxels outside the columns never leak into a vertex.
 
         Parameters
         ----------
@@ -168,18 +181,50 @@ class VolumeSpace:
             Folder of the maps (created).
         stem : str
             File name before ``_stat-<stat>``.
+        projections : sequence of SurfaceProjection
+            Volume -> surface projections to apply.
+        projected : sequence of str, optional
+            Statistics to project (default: all of ``values``).
 
         Returns
         -------
         dict of str -> Path
-            ``map_<stat>`` -> file written (atomically).
+            ``map_<stat>`` (and ``map_<stat>_<hemi>_<space>``, ``surface``) -> file.
         """
+        values = check_map_values(self, values)
         paths = {}
-        for stat, v in check_map_values(self, values).items():
+        for stat, v in values.items():
             path = Path(out) / f"{stem}_stat-{stat}.nii.gz"
             with atomic_path(path) as tmp:
                 self.to_image(v).to_filename(tmp)
             paths[f"map_{stat}"] = path
+        if projections:
+            stats = list(values) if projected is None else list(projected)
+            paths.update(self._write_projections(values, out, stem, projections, stats))
+        return paths
+
+    def _write_projections(self, values, out, stem, projections, stats) -> dict[str, Path]:
+        import nibabel as nib
+
+        from brainalign._utils import write_json_atomic
+
+        mask = np.zeros(self.shape, dtype=bool)
+        mask[tuple(self.ijk.T)] = True
+        stack = np.stack([self.to_image(values[s]).get_fdata(dtype=np.float32) for s in stats], -1)
+        paths, records = {}, {}
+        for proj in projections:
+            projected = proj.project(stack, mask=mask)
+            for hemi, maps in projected.items():
+                for k, stat in enumerate(stats):
+                    data = np.nan_to_num(maps[:, k]).astype(np.float32).reshape(-1, 1, 1)
+                    name = f"{stem}_hemi-{hemi[0].upper()}_space-{proj.name}_stat-{stat}.mgh"
+                    with atomic_path(Path(out) / name) as tmp:
+                        nib.MGHImage(data, np.eye(4)).to_filename(str(tmp))
+                    paths[f"map_{stat}_{hemi}_{proj.name}"] = Path(out) / name
+            covered = {h: int(np.isfinite(m[:, 0]).sum()) for h, m in projected.items()}
+            records[proj.name] = {**proj.record(), "vertices_with_data": covered}
+        record = {"projections": records}
+        paths["surface"] = write_json_atomic(Path(out) / "surface.json", record)
         return paths
 
     def mask_image(self):

@@ -104,7 +104,9 @@ class SurfaceSpace:
         """Columns locating each target in a score table: ``hemi, vertex``."""
         return self.col_meta()
 
-    def write_maps(self, values: dict, out, stem: str) -> dict[str, Path]:
+    def write_maps(
+        self, values: dict, out, stem: str, projections=(), projected=None
+    ) -> dict[str, Path]:
         """Write one ``.mgh`` per statistic and hemisphere, and ``surface.json``.
 
         Files: ``<out>/<stem>_hemi-L_stat-<stat>.mgh`` (and ``hemi-R``); vertices
@@ -119,6 +121,8 @@ class SurfaceSpace:
             Folder of the maps (created).
         stem : str
             File name before the ``_hemi-`` entity.
+        projections, projected : optional
+            Ignored: the maps are already on a surface.
 
         Returns
         -------

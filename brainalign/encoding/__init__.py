@@ -2,7 +2,6 @@
 
 from brainalign.encoding._banded import BandedEncodingModel
 from brainalign.encoding._challenge import challenge_scores
-from brainalign.encoding._decode_run import decode_subject
 from brainalign.encoding._decoding import (
     DecodingModel,
     caption_retrieval_scores,
@@ -19,13 +18,13 @@ from brainalign.encoding._identification import (
 )
 from brainalign.encoding._model import DEFAULT_ALPHAS, EncodingModel, himalaya_backend
 from brainalign.encoding._noise import split_half_ncsnr
-from brainalign.encoding._run import fit_subject, roi_table, score_table
 from brainalign.encoding._scores import (
     noise_normalized_r2,
     pearson_r,
     permutation_test,
     r2_per_target,
 )
+from brainalign.encoding._tables import roi_table, score_table, voxel_rois
 from brainalign.encoding._time_resolved import (
     TimeResolvedEncoding,
     chance_band,
@@ -50,9 +49,7 @@ __all__ = [
     "cosine_similarity",
     "decode_over_time",
     "decode_rois",
-    "decode_subject",
     "decoding_scores",
-    "fit_subject",
     "himalaya_backend",
     "identification_accuracy",
     "identification_rank",
@@ -70,4 +67,23 @@ __all__ = [
     "split_half_ncsnr",
     "temporal_generalization",
     "time_resolved_encoding",
+    "voxel_rois",
 ]
+
+
+#: Pipelines that moved to :mod:`brainalign.runs` (served from there, with a warning).
+_MOVED = ("fit_subject", "decode_subject")
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
+        import warnings
+
+        warnings.warn(
+            f"brainalign.encoding.{name} moved to brainalign.runs.{name}; import it from there.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module("brainalign.runs"), name)
+    raise AttributeError(f"module 'brainalign.encoding' has no attribute {name!r}")

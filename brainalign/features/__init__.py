@@ -3,14 +3,17 @@
 from brainalign.features._extractor import FeatureExtractor, resolve_device
 from brainalign.features._featureset import FeatureSet
 from brainalign.features._hooks import capture_layers, check_layers, list_layers
-from brainalign.features._models import list_models, load_model, parse_spec
-from brainalign.features._pooling import POOLINGS
+from brainalign.features._models import list_models, load_model
 from brainalign.features._sources import image_source
+from brainalign.features._spec import FAMILIES, POOLINGS, ModelSpec, Pooling
 
 __all__ = [
-    "POOLINGS",
+    "FAMILIES",
     "FeatureExtractor",
     "FeatureSet",
+    "ModelSpec",
+    "POOLINGS",
+    "Pooling",
     "capture_layers",
     "check_layers",
     "get_extractor",
@@ -18,21 +21,22 @@ __all__ = [
     "list_layers",
     "list_models",
     "load_model",
-    "parse_spec",
     "resolve_device",
 ]
 
 
-def get_extractor(spec: str, device=None, tower: str = "auto", seed: int = 0, preprocess=None):
+def get_extractor(
+    spec: str | ModelSpec, device=None, tower: str = "auto", seed: int = 0, preprocess=None
+):
     """Build a feature extractor from a model spec.
 
     Parameters
     ----------
-    spec : str
+    spec : str or ModelSpec
         ``open_clip:ViT-B-32@laion2b_s34b_b79k``, ``open_clip:ViT-B-32@/path/ckpt.pt``,
         ``open_clip:ViT-B-32@random``, ``hf:<hub id or local dir>``,
         ``timm:<name>[@...]``, ``torchvision:<name>[@...]``,
-        ``torch:<module>:<factory>[@arg]``.
+        ``torch:<module>:<factory>[@arg]``; see :class:`ModelSpec`.
     device : str, optional
         Torch device; default cuda, then mps, then cpu.
     tower : {"auto", "image", "text"}

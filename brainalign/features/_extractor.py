@@ -13,12 +13,11 @@ from brainalign.features import _cache
 from brainalign.features._featureset import FeatureSet
 from brainalign.features._hooks import capture_layers, check_layers, list_layers
 from brainalign.features._models import EMBEDDING
-from brainalign.features._pooling import apply_reduction, fit_reduction, parse_pooling, pool
+from brainalign.features._pooling import apply_reduction, fit_reduction, pool
 from brainalign.features._sources import TextSource, image_source
+from brainalign.features._spec import Pooling
 
 logger = get_logger(__name__)
-
-_TOKEN_WIDTH = ("flatten", "pca", "srp")  # poolings whose width follows the token count
 
 
 def resolve_device(device: str | None = None) -> str:
@@ -113,9 +112,10 @@ class FeatureExtractor:
             tower, a sequence of strings.
         layers : str or sequence of str
             Layers (module names or ``"embedding"``); see :meth:`list_layers`.
-        pooling : str or dict
+        pooling : str, Pooling or dict
             One pooling for all layers or a dict layer -> pooling (``auto``, ``cls``,
-            ``mean``, ``spatial``, ``flatten``, ``pca:<k>``, ``srp:<k>``).
+            ``mean``, ``spatial``, ``flatten``, ``pca:<k>``, ``srp:<k>``; see
+            :class:`~brainalign.features.Pooling`).
         ids : array-like, optional
             Stimulus ids (required for a store; default ``0..n-1``).
         batch_size : int
@@ -146,12 +146,7 @@ class FeatureExtractor:
         layers = check_layers(self.bundle.model, layers, known=self.list_layers())
         poolings = _poolings(pooling, layers)
         if self.bundle.modality == "text":
-            fixed = [p for p in poolings.values() if parse_pooling(p)[0] in _TOKEN_WIDTH]
-            if fixed:
-                raise ParameterError(
-                    f"Invalid value for 'pooling': {fixed[0]!r} flattens text tokens, whose "
-                    "number depends on padding; use 'mean', 'cls' or 'auto' for text."
-                )
+            _check_text_poolings(poolings.values())
         keys = {
             layer: self._key(layer, poolings[layer], source, fit_ids, seed, dtype)
             for layer in layers
@@ -200,7 +195,6 @@ class FeatureExtractor:
         return image_source(stimuli, ids)
 
     def _key(self, layer, pooling, source, fit_ids, seed, dtype) -> str:
-        method, _ = parse_pooling(pooling)
         on_cuda = self.device.startswith("cuda")
         parts = {
             "device_type": self.device.split(":")[0],
@@ -210,15 +204,15 @@ class FeatureExtractor:
             "weights": self.bundle.weights,
             "tower": self.bundle.modality,
             "layer": layer,
-            "pooling": pooling,
+            "pooling": pooling.text,
             "preprocess": self.bundle.preprocess_id,
             "ids": _cache.ids_digest(source.ids),
             "content": source.fingerprint,
         }
-        if method in ("pca", "srp"):
+        if pooling.fitted:
             if fit_ids is None:
                 raise ParameterError(
-                    f"Invalid value for 'fit_ids': pooling {pooling!r} is fitted on training "
+                    f"Invalid value for 'fit_ids': pooling {pooling.text!r} is fitted on training "
                     "stimuli only; pass their ids."
                 )
             parts["fit_ids"] = _cache.ids_digest(np.sort(np.asarray(fit_ids)))
@@ -292,8 +286,7 @@ class FeatureExtractor:
 
         def reduce(name, x):
             shapes[name] = tuple(int(s) for s in x.shape[1:])
-            method, _ = parse_pooling(poolings[name])
-            return pool(x, method, mask).float().cpu().numpy()
+            return pool(x, poolings[name], mask).float().cpu().numpy()
 
         model = self.bundle.model
         with torch.inference_mode(), _autocast(self.device, dtype):
@@ -314,22 +307,21 @@ class FeatureExtractor:
         return pooled, shapes
 
     def _finish(self, layer, raw, shape, pooling, source, key, fit_ids, seed, cache_dir):
-        method, k = parse_pooling(pooling)
         reduction = None
-        if method in ("pca", "srp"):
+        if pooling.fitted:
             fit_rows = np.flatnonzero(np.isin(source.ids, np.asarray(fit_ids)))
             if fit_rows.size == 0:
                 raise ParameterError(
                     "Invalid value for 'fit_ids': none of them is among the stimuli."
                 )
-            reduction = fit_reduction(method, k, raw[fit_rows], seed=seed)
+            reduction = fit_reduction(pooling.method, pooling.k, raw[fit_rows], seed=seed)
             raw = apply_reduction(reduction, raw)
         metadata = {
             "model": self.bundle.model_id,
             "weights": self.bundle.weights,
             "tower": self.bundle.modality,
             "layer": layer,
-            "pooling": pooling,
+            "pooling": pooling.text,
             "original_shape": list(shape),
             "preprocess": self.bundle.preprocess_id,
             "n_fit": None if reduction is None else int(np.isin(source.ids, fit_ids).sum()),
@@ -364,16 +356,23 @@ def _check_calls(calls: dict, model_id: str) -> None:
 
 
 def _poolings(pooling, layers) -> dict:
-    if isinstance(pooling, dict):
-        missing = [layer for layer in layers if layer not in pooling]
-        if missing:
-            raise ParameterError(f"Invalid value for 'pooling': no pooling for layer(s) {missing}.")
-        result = {layer: pooling[layer] for layer in layers}
-    else:
-        result = {layer: pooling for layer in layers}
-    for value in result.values():
-        parse_pooling(value)
-    return result
+    """Parse the pooling of every layer: ``{layer: Pooling}``."""
+    if not isinstance(pooling, dict):
+        return dict.fromkeys(layers, Pooling.parse(pooling))
+    missing = [layer for layer in layers if layer not in pooling]
+    if missing:
+        raise ParameterError(f"Invalid value for 'pooling': no pooling for layer(s) {missing}.")
+    return {layer: Pooling.parse(pooling[layer]) for layer in layers}
+
+
+def _check_text_poolings(poolings) -> None:
+    """Refuse poolings whose width follows the token count (padding-dependent for text)."""
+    fixed = [p.text for p in poolings if p.token_width]
+    if fixed:
+        raise ParameterError(
+            f"Invalid value for 'pooling': {fixed[0]!r} flattens text tokens, whose "
+            "number depends on padding; use 'mean', 'cls' or 'auto' for text."
+        )
 
 
 def _autocast(device: str, dtype):

@@ -1,11 +1,8 @@
 """Model adapters behind ``get_extractor(spec)``: open_clip, hf, timm, torchvision, torch.
 
-Spec strings (DESIGN.md): ``open_clip:ViT-B-32@laion2b_s34b_b79k`` (a pretrained
-tag), ``open_clip:ViT-B-32@/path/ckpt.pt`` (a local checkpoint),
-``open_clip:ViT-B-32@random`` (random init, seeded), ``hf:<hub id or local dir>``,
-``timm:<name>[@random|@pretrained|@/path]``,
-``torchvision:<name>[@random|@DEFAULT|@<weights>|@/path]``,
-``torch:<module path>:<factory>[@arg]`` for a user's own model.
+Specs are parsed by :class:`~brainalign.features.ModelSpec` (see ``_spec`` for their
+forms); ``_LOADERS`` holds one loader per :data:`~brainalign.features._spec.FAMILIES`
+entry and :func:`load_model` dispatches on ``ModelSpec.family``.
 """
 
 from __future__ import annotations
@@ -19,6 +16,7 @@ import numpy as np
 
 from brainalign._utils import closest_names
 from brainalign.exceptions import DataError, MissingFileError, ParameterError
+from brainalign.features._spec import ModelSpec
 
 EMBEDDING = "embedding"  # pseudo-layer: the model's final embedding (its forward output)
 
@@ -57,43 +55,15 @@ class ModelBundle:
     layer_filter: Callable = field(default=lambda name: True)
 
 
-def parse_spec(spec: str) -> tuple[str, str, str | None]:
-    """Split ``scheme:name@weights`` (the ``@`` part is optional).
-
-    Parameters
-    ----------
-    spec : str
-        Model spec.
-
-    Returns
-    -------
-    scheme, name, weights : str, str, str or None
-        Parts of the spec.
-    """
-    if not isinstance(spec, str) or ":" not in spec:
-        raise ParameterError(
-            f"Invalid value for 'spec': expected 'scheme:name[@weights]' with a scheme in "
-            f"{', '.join(sorted(_LOADERS))}; got {spec!r}."
-        )
-    scheme, rest = spec.split(":", 1)
-    if scheme not in _LOADERS:
-        close = closest_names(scheme, _LOADERS)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ParameterError(
-            f"Unknown model scheme {scheme!r} in {spec!r}: known schemes are "
-            f"{', '.join(sorted(_LOADERS))}.{hint}"
-        )
-    name, _, weights = rest.partition("@")
-    return scheme, name, weights or None
-
-
-def load_model(spec: str, tower: str = "auto", seed: int = 0, preprocess=None) -> ModelBundle:
+def load_model(
+    spec: str | ModelSpec, tower: str = "auto", seed: int = 0, preprocess=None
+) -> ModelBundle:
     """Build the model of a spec (on the CPU, eval mode).
 
     Parameters
     ----------
-    spec : str
-        Model spec (see the module docstring).
+    spec : str or ModelSpec
+        Model spec (see :class:`~brainalign.features.ModelSpec`).
     tower : {"auto", "image", "text"}
         Which tower of a two-tower model (CLIP) to use; ``auto`` is the image tower
         for vision models and the text tower for language models.
@@ -108,12 +78,12 @@ def load_model(spec: str, tower: str = "auto", seed: int = 0, preprocess=None) -
     ModelBundle
         The model and its preprocessing.
     """
-    scheme, name, weights = parse_spec(spec)
+    spec = ModelSpec.parse(spec)
     if tower not in ("auto", "image", "text"):
         raise ParameterError(
             f"Invalid value for 'tower': expected 'auto', 'image' or 'text'; got {tower!r}."
         )
-    bundle = _LOADERS[scheme](name, weights, tower=tower, seed=seed, preprocess=preprocess)
+    bundle = _LOADERS[spec.family](spec, tower=tower, seed=seed, preprocess=preprocess)
     bundle.model.eval()
     return bundle
 
@@ -188,8 +158,10 @@ def _download_error(what: str, exc: Exception, local_hint: str) -> DataError:
 
 
 # -- open_clip ------------------------------------------------------------------------
-def _load_open_clip(name, weights, tower, seed, preprocess=None) -> ModelBundle:
+def _load_open_clip(spec, tower, seed, preprocess=None) -> ModelBundle:
     import open_clip
+
+    name, weights = spec.name, spec.weights
 
     if name not in open_clip.list_models():
         close = closest_names(name, open_clip.list_models(), n=5)
@@ -216,7 +188,9 @@ def _load_open_clip(name, weights, tower, seed, preprocess=None) -> ModelBundle:
             model, _, transform = open_clip.create_model_and_transforms(name, pretrained=weights)
         except Exception as exc:  # network, hub or cache failures all surface here
             raise _download_error(
-                f"'{weights}' of open_clip {name}", exc, f"open_clip:{name}@/path/to/checkpoint.pt"
+                f"'{weights}' of open_clip {name}",
+                exc,
+                spec.with_weights("/path/to/checkpoint.pt").text,
             ) from exc
         ident = weights
     if tower == "text":
@@ -228,7 +202,7 @@ def _load_open_clip(name, weights, tower, seed, preprocess=None) -> ModelBundle:
 
         return ModelBundle(
             model,
-            f"open_clip:{name}",
+            spec.model_id,
             ident,
             "text",
             prepare,
@@ -238,7 +212,7 @@ def _load_open_clip(name, weights, tower, seed, preprocess=None) -> ModelBundle:
         )
     return ModelBundle(
         model,
-        f"open_clip:{name}",
+        spec.model_id,
         ident,
         "image",
         _per_image(transform),
@@ -262,8 +236,10 @@ _HF_VISION = {
 }
 
 
-def _load_hf(name, revision, tower, seed, preprocess=None) -> ModelBundle:
+def _load_hf(spec, tower, seed, preprocess=None) -> ModelBundle:
     import transformers
+
+    name, revision = spec.name, spec.weights
 
     kwargs = {"revision": revision} if revision else {}
     try:
@@ -274,8 +250,8 @@ def _load_hf(name, revision, tower, seed, preprocess=None) -> ModelBundle:
     modality = ("image" if vision else "text") if tower == "auto" else tower
     try:
         if modality == "text":
-            return _hf_text(name, config, kwargs)
-        return _hf_vision(name, config, kwargs)
+            return _hf_text(spec, config, kwargs)
+        return _hf_vision(spec, config, kwargs)
     except (OSError, ValueError) as exc:
         raise _download_error(f"of hf:{name}", exc, "hf:/path/to/local/model_dir") from exc
 
@@ -288,8 +264,10 @@ def _hf_ident(name, kwargs) -> str:
     return f"hub:{name}@{kwargs.get('revision', 'main')}"
 
 
-def _hf_text(name, config, kwargs) -> ModelBundle:
+def _hf_text(spec, config, kwargs) -> ModelBundle:
     import transformers
+
+    name = spec.name
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(name, **kwargs)
     if config.model_type == "clip":
@@ -312,7 +290,7 @@ def _hf_text(name, config, kwargs) -> ModelBundle:
 
     return ModelBundle(
         model,
-        f"hf:{name}",
+        spec.model_id,
         _hf_ident(name, kwargs),
         "text",
         prepare,
@@ -321,8 +299,10 @@ def _hf_text(name, config, kwargs) -> ModelBundle:
     )
 
 
-def _hf_vision(name, config, kwargs) -> ModelBundle:
+def _hf_vision(spec, config, kwargs) -> ModelBundle:
     import transformers
+
+    name = spec.name
 
     processor = transformers.AutoImageProcessor.from_pretrained(name, **kwargs)
     if config.model_type == "clip":
@@ -341,7 +321,7 @@ def _hf_vision(name, config, kwargs) -> ModelBundle:
 
     return ModelBundle(
         model,
-        f"hf:{name}",
+        spec.model_id,
         _hf_ident(name, kwargs),
         "image",
         prepare,
@@ -351,9 +331,11 @@ def _hf_vision(name, config, kwargs) -> ModelBundle:
 
 
 # -- timm and torchvision -------------------------------------------------------------
-def _load_timm(name, weights, tower, seed, preprocess=None) -> ModelBundle:
+def _load_timm(spec, tower, seed, preprocess=None) -> ModelBundle:
     import timm
     from timm.data import create_transform, resolve_data_config
+
+    name, weights = spec.name, spec.weights
 
     path = _weights_file(weights)
     if not timm.is_model(name):
@@ -374,13 +356,13 @@ def _load_timm(name, weights, tower, seed, preprocess=None) -> ModelBundle:
             )
         except Exception as exc:
             raise _download_error(
-                f"'{weights}' of timm {name}", exc, f"timm:{name}@/path/to/weights.pth"
+                f"'{weights}' of timm {name}", exc, spec.with_weights("/path/to/weights.pth").text
             ) from exc
         ident = weights
     transform = create_transform(**resolve_data_config({}, model=model))
     return ModelBundle(
         model,
-        f"timm:{name}",
+        spec.model_id,
         ident,
         "image",
         _per_image(transform),
@@ -389,9 +371,11 @@ def _load_timm(name, weights, tower, seed, preprocess=None) -> ModelBundle:
     )
 
 
-def _load_torchvision(name, weights, tower, seed, preprocess=None) -> ModelBundle:
+def _load_torchvision(spec, tower, seed, preprocess=None) -> ModelBundle:
     import torch
     import torchvision
+
+    name, weights = spec.name, spec.weights
 
     if name not in torchvision.models.list_models():
         close = closest_names(name, torchvision.models.list_models(), n=5)
@@ -420,12 +404,12 @@ def _load_torchvision(name, weights, tower, seed, preprocess=None) -> ModelBundl
             model = torchvision.models.get_model(name, weights=w)
         except Exception as exc:
             raise _download_error(
-                f"{w} of torchvision {name}", exc, f"torchvision:{name}@/path/to/state_dict.pth"
+                f"{w} of torchvision {name}", exc, spec.with_weights("/path/to/state_dict.pth").text
             ) from exc
         ident, transform = str(w), w.transforms()
     return ModelBundle(
         model,
-        f"torchvision:{name}",
+        spec.model_id,
         ident,
         "image",
         _per_image(transform),
@@ -448,15 +432,11 @@ def _imagenet_transform():
 
 
 # -- a user's own module ----------------------------------------------------------------
-def _load_torch(name, arg, tower, seed, preprocess=None) -> ModelBundle:
+def _load_torch(spec, tower, seed, preprocess=None) -> ModelBundle:
     import importlib
 
-    module_path, _, factory_name = name.partition(":")
-    if not factory_name:
-        raise ParameterError(
-            "Invalid value for 'spec': expected 'torch:<module path>:<factory>[@arg]'; "
-            f"got 'torch:{name}'."
-        )
+    name, arg = spec.name, spec.weights
+    module_path, _, factory_name = name.partition(":")  # ModelSpec checked both parts
     try:
         factory = getattr(importlib.import_module(module_path), factory_name)
     except (ImportError, AttributeError) as exc:
@@ -466,14 +446,14 @@ def _load_torch(name, arg, tower, seed, preprocess=None) -> ModelBundle:
     prep = preprocess or getattr(model, "preprocess", None)
     if prep is None:
         raise ParameterError(
-            f"Invalid value for 'preprocess': torch:{name} has no 'preprocess' method; pass "
+            f"Invalid value for 'preprocess': {spec.model_id} has no 'preprocess' method; pass "
             "preprocess=callable(uint8 images (n, H, W, 3)) -> input tensor."
         )
     ident = state_dict_digest(model)  # the weights themselves: seeds and args included
     prep_id = _callable_id(prep)
     return ModelBundle(
         model,
-        f"torch:{name}",
+        spec.model_id,
         ident,
         "image",
         lambda images: {"x": prep(np.stack(images))},

@@ -2,47 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from brainalign.exceptions import ParameterError
-
-#: Pooling methods. ``auto``: 2-D kept, tokens (3-D) averaged (mask-aware), maps
-#: (4-D) spatially averaged. ``pca:k`` / ``srp:k``: flatten, then a reduction to k
-#: dimensions fitted on the training stimuli only.
-POOLINGS = ("auto", "cls", "mean", "spatial", "flatten", "pca:<k>", "srp:<k>")
+from brainalign.features._spec import Pooling
 
 
-def parse_pooling(pooling: str) -> tuple[str, int | None]:
-    """Split a pooling name into (method, k).
-
-    Parameters
-    ----------
-    pooling : str
-        One of :data:`POOLINGS` (``"pca:256"``).
-
-    Returns
-    -------
-    method : str
-        Method name.
-    k : int or None
-        Reduction size for ``pca``/``srp``.
-    """
-    match = re.fullmatch(r"(pca|srp):(\d+)", str(pooling))
-    if match:
-        k = int(match.group(2))
-        if k < 1:
-            raise ParameterError(f"Invalid value for 'pooling': k must be >= 1; got {pooling!r}.")
-        return match.group(1), k
-    if pooling in POOLINGS[:5]:
-        return pooling, None
-    raise ParameterError(
-        f"Invalid value for 'pooling': expected one of {', '.join(POOLINGS)}; got {pooling!r}."
-    )
-
-
-def pool(x, method: str, attention_mask=None):
+def pool(x, pooling: str | Pooling, attention_mask=None):
     """Pool a batch of layer outputs to ``(n, d)``.
 
     Parameters
@@ -50,9 +16,9 @@ def pool(x, method: str, attention_mask=None):
     x : torch.Tensor
         Layer output, batch first: ``(n, d)``, tokens ``(n, L, d)`` or maps
         ``(n, c, h, w)``.
-    method : str
-        ``auto``, ``cls``, ``mean``, ``spatial``, ``flatten`` (or ``pca``/``srp``,
-        which flatten here and reduce later).
+    pooling : str or Pooling
+        ``auto``, ``cls``, ``mean``, ``spatial``, ``flatten`` (or ``pca:<k>``/``srp:<k>``,
+        which flatten here and reduce later, see :func:`fit_reduction`).
     attention_mask : torch.Tensor of shape (n, L), optional
         Padding mask of text tokens; ``mean`` averages only real tokens.
 
@@ -61,8 +27,10 @@ def pool(x, method: str, attention_mask=None):
     torch.Tensor of shape (n, d)
         Pooled features.
     """
-    if method in ("pca", "srp", "flatten"):
+    pooling = Pooling.parse(pooling)
+    if pooling.token_width:
         return x.reshape(x.shape[0], -1)
+    method = pooling.method
     if x.ndim == 2:
         if method in ("auto", "mean", "cls"):
             return x

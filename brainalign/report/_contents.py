@@ -23,7 +23,6 @@ Files read (each optional; the report shows a section only for what is there):
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -66,7 +65,7 @@ class RunContents:
     link_base: str = "."
 
 
-def read_run(run_dir) -> RunContents:
+def read_contents(run_dir) -> RunContents:
     """Read what a run directory holds.
 
     Parameters
@@ -86,76 +85,58 @@ def read_run(run_dir) -> RunContents:
     DataError
         If it is not a folder, or a table lacks the columns its section needs.
     """
+    from brainalign.runs import RunDir
+
     path = require_file(run_dir, "run directory")
     if not path.is_dir():
         raise DataError(f"Not a run directory (expected a folder): {path}")
-    figures = sorted((path / "figures").glob("*.png"))
+    run = RunDir(path)
+    figures = run.figure_files()
+    record = run.record.read_or_none()
+    if record is None:  # a sweep's manifest stands in for its record
+        manifest = run.manifest.read_or_none()
+        record = None if manifest is None else {"command": "compare", **manifest}
     return RunContents(
         path=path,
-        record=_read_record(path / "run.json") or _read_sweep_manifest(path / "sweep.json"),
-        roi_scores=_read_table(path / "roi_scores.parquet"),
-        eeg_scores=_read_eeg_scores(path / "scores.parquet"),
-        captions=_read_table(path / "captions.parquet"),
-        decoding=_read_table(path / "decoding.parquet"),
-        retrieved_captions=_read_table(path / "retrieved_captions.parquet"),
-        rsa=_read_table(path / "rsa.parquet"),
-        top_images=_find_top_images(path),
+        record=record,
+        roi_scores=_read_table(run, "roi_scores"),
+        eeg_scores=_read_eeg_scores(run),
+        captions=_read_table(run, "captions"),
+        decoding=_read_table(run, "decoding"),
+        retrieved_captions=_read_table(run, "retrieved_captions"),
+        rsa=_read_table(run, "rsa"),
+        top_images=_find_top_images(run),
         map_figures=[p for p in figures if "_stat-" in p.name],
         other_figures=[p for p in figures if "_stat-" not in p.name],
-        maps=sorted((path / "maps").glob("*.nii.gz")),
-        surface_views=sorted((path / "figures").glob("*_surface.html")),
+        maps=run.volume_maps(),
+        surface_views=run.surface_views(),
     )
 
 
-def _read_record(path: Path) -> dict | None:
-    if not path.is_file():
+def _read_table(run, name: str, columns=None) -> pd.DataFrame | None:
+    table = run.read_table(name, columns=columns)
+    if table is None:
         return None
-    try:
-        record = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"Malformed run record {path}: {exc}") from exc
-    if not isinstance(record, dict):
-        raise DataError(f"Malformed run record {path}: expected a JSON object.")
-    return record
-
-
-def _read_sweep_manifest(path: Path) -> dict | None:
-    record = _read_record(path)
-    return None if record is None else {"command": "compare", **record}
-
-
-def _read_table(path: Path, columns=None) -> pd.DataFrame | None:
-    if not path.is_file():
-        return None
-    try:
-        table = pd.read_parquet(path, columns=columns)
-    except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
-        raise DataError(f"Unreadable table {path}: {exc}") from exc
+    path = run.table(name)
     missing = [c for c in REQUIRED.get(path.name, ()) if c not in table.columns]
     if missing:
         raise DataError(f"Table {path} lacks the columns {missing} (it has {list(table.columns)}).")
     return table
 
 
-def _read_eeg_scores(path: Path) -> pd.DataFrame | None:
+def _read_eeg_scores(run) -> pd.DataFrame | None:
     """Read ``scores.parquet`` only when it is time-resolved (voxel tables can be large)."""
-    if not path.is_file():
-        return None
-    import pyarrow.parquet as pq
-
-    try:
-        names = pq.read_schema(path).names
-    except (OSError, ValueError) as exc:
-        raise DataError(f"Unreadable table {path}: {exc}") from exc
-    if not all(c in names for c in EEG_COLUMNS):
+    names = run.table_columns("scores")
+    if not names or not all(c in names for c in EEG_COLUMNS):
         return None
     keep = [c for c in ("subject", "model", "layer") if c in names] + list(EEG_COLUMNS)
-    return _read_table(path, columns=keep)
+    return _read_table(run, "scores", columns=keep)
 
 
-def _find_top_images(run_dir: Path) -> dict[str, list[Path]]:
+def _find_top_images(run) -> dict[str, list[Path]]:
     """Find the top images per ROI: ``top_images/<roi>/*`` or ``top_images.parquet``."""
-    folder = run_dir / "top_images"
+    run_dir = run.path
+    folder = run.top_images
     if folder.is_dir():
         found = {}
         for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
@@ -163,7 +144,7 @@ def _find_top_images(run_dir: Path) -> dict[str, list[Path]]:
             if images:
                 found[sub.name] = images
         return found
-    table = _read_table(run_dir / "top_images.parquet")
+    table = _read_table(run, "top_images")
     if table is None:
         return {}
     if "rank" in table.columns:

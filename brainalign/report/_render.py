@@ -12,7 +12,7 @@ from pathlib import Path
 from brainalign._utils import atomic_path, get_logger
 from brainalign.exceptions import DataError
 from brainalign.report import _captions, _rsa, _sections, _timeseries
-from brainalign.report._contents import read_run
+from brainalign.report._contents import read_contents
 
 logger = get_logger(__name__)
 
@@ -82,7 +82,7 @@ def render_report(run_dir, link_base: str = ".") -> str:
 
     from brainalign import __version__
 
-    contents = read_run(run_dir)
+    contents = read_contents(run_dir)
     contents.link_base = link_base
     sections = [s for s in (build(contents) for build in SECTION_BUILDERS) if s is not None]
     if not sections:

@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 
 from brainalign.captions import (
+    CONTRACT_COLUMNS,
     EmbeddingBank,
     NearestCaptioner,
-    caption_run,
     compose_caption,
     extract_keywords,
     project_directions,
@@ -19,9 +19,9 @@ from brainalign.captions import (
     top_k,
     voxel_directions,
 )
-from brainalign.captions._run import CONTRACT_COLUMNS
-from brainalign.encoding import EncodingModel, fit_subject
+from brainalign.encoding import EncodingModel
 from brainalign.exceptions import DataError, ParameterError
+from brainalign.runs import caption_run, fit_subject
 
 SAMPLE_MODEL = "torch:brainalign.data.sample:SampleNet@0"
 #: ROIs whose caption must name their planted word (face, house and word ROIs).

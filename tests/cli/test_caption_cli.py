@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from brainalign.cli import main
-from brainalign.encoding import fit_subject
+from brainalign.runs import fit_subject
 
 
 @pytest.fixture(scope="module")

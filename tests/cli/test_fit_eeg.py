@@ -65,4 +65,4 @@ def test_fit_writes_figures_weights_and_no_nifti(eeg_run):
     rois = pd.read_parquet(eeg_run / "roi_scores.parquet").set_index("roi")
     assert rois.loc["P7", "n_targets"] == 100
     run = json.loads((eeg_run / "run.json").read_text())
-    assert run["parameters"]["roi"] is None
+    assert run["parameters"]["roi"] == "auto"  # resolved when loading: every channel

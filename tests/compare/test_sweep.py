@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 
 from brainalign.cli import main
-from brainalign.compare import best_layers, run_sweep
+from brainalign.compare import best_layers
 from brainalign.exceptions import ParameterError
+from brainalign.runs import run_sweep
 
 MODEL = "torch:brainalign.data.sample:SampleNet@0"
 LAYERS = ["layer2", "layer4", "layer6"]
@@ -183,7 +184,7 @@ def test_bad_sweep_options_are_refused(nsd_sample, tmp_path, capsys):
     argv = sweep_argv(nsd_sample, tmp_path / "c")
     argv[argv.index("1,2")] = "one,two"
     assert main(argv) == 2
-    assert "'--subjects'" in capsys.readouterr().err
+    assert "'subjects'" in capsys.readouterr().err
 
 
 def test_layer_combinations_and_the_best_model_map(nsd_sample, tmp_path):

@@ -137,12 +137,14 @@ def test_no_transforms_no_projection_and_clear_errors(sample_clone, nsd_sample, 
 
 
 def test_a_broken_transform_costs_the_surface_maps_not_the_fit(sample_clone, tmp_path):
-    from brainalign.encoding._run import _surface_projections
+    from brainalign.runs import RunSpec
+    from brainalign.runs._fit import _dataset_capability
 
     path = L.native_to_fsaverage_file(1, "lh")
     root = sample_clone(path)
     nib.MGHImage(np.zeros((1380, 1, 1), np.int32), np.eye(4)).to_filename(str(root / path))
-    params = {"dataset": "nsd", "root": str(root), "subject": 1}
+    spec = RunSpec(
+        dataset="nsd", root=root, subject=1, model="torch:brainalign.data.sample:SampleNet@0"
+    )
     with pytest.warns(UserWarning, match=r"No surface maps: .*white-to-fsaverage.mgz names"):
-        assert _surface_projections(params) == []
-    assert _surface_projections({"dataset": "nsd", "root": None, "subject": 1}) == []
+        assert _dataset_capability(spec, "surface_projections", 1) is None

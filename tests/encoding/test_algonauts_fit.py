@@ -14,15 +14,15 @@ import pytest
 
 from brainalign import get_extractor, load_dataset
 from brainalign.cli import main
-from brainalign.data import BrainData, algonauts_score
+from brainalign.data import BrainData, algonauts_score, get_dataset
 from brainalign.data.sample import PLANTED, write_algonauts2023_sample
-from brainalign.encoding import challenge_scores, fit_subject
+from brainalign.encoding import challenge_scores
 from brainalign.encoding._challenge import (
     CHALLENGE_FILE,
     challenge_summary,
-    write_challenge_scores,
 )
 from brainalign.exceptions import DataError, ParameterError
+from brainalign.runs import fit_subject, run_challenge_scores
 
 LAYERS = ("layer2", "layer4", "layer6")
 MODEL = "torch:brainalign.data.sample:SampleNet@0"
@@ -60,6 +60,7 @@ def runs(challenge, tmp_path_factory):
             n_permutations=10,
             device="cpu",
             cache_dir=cache,
+            figures=False,  # the CLI fit below draws (and warns about the sample's mesh)
             progress=False,
         )
     argv = ["fit", "--dataset", "algonauts2023", "--root", str(challenge), "--subject", "1"]
@@ -146,6 +147,7 @@ def test_scores_agree_with_the_nsd_surface_fit_of_the_same_betas(runs, nsd_sampl
             layer="layer6",
             n_permutations=10,
             device="cpu",
+            figures=False,
             progress=False,
         )["scores"]
     mine = runs["scores"]["layer6"]
@@ -164,7 +166,7 @@ def test_scores_agree_with_the_nsd_surface_fit_of_the_same_betas(runs, nsd_sampl
 
 def test_a_run_directory_is_scored_with_labels_from_the_challenge_folder(runs):
     run = runs["dir"] / "layer4"
-    from_dir = challenge_scores(run)
+    from_dir = run_challenge_scores(run)
     pd.testing.assert_frame_equal(from_dir, runs["tables"]["layer4"])
     assert from_dir[["subject", "layer"]].iloc[0].tolist() == [1, "layer4"]
     hemis_only = challenge_scores(runs["scores"]["layer4"])
@@ -176,8 +178,8 @@ def test_the_challenge_score_is_recorded_in_the_run(runs, tmp_path):
     run = runs["dir"] / "layer2"
     data, scores = runs["data"], runs["scores"]["layer2"]
     test = data.split()[1]
-    table = write_challenge_scores(run, scores, test)
-    pd.testing.assert_frame_equal(pd.read_parquet(run / CHALLENGE_FILE), table)
+    table = pd.read_parquet(run / CHALLENGE_FILE)  # written by the fit's post-step
+    pd.testing.assert_frame_equal(table, runs["tables"]["layer2"])
     record = json.loads((run / "run.json").read_text())
     assert record["challenge_score"] == {
         h: _score(runs["tables"]["layer2"], "all-vertices", h) for h in ("both", *HEMIS)
@@ -190,9 +192,10 @@ def test_the_challenge_score_is_recorded_in_the_run(runs, tmp_path):
     assert "floc-faces" in summary
     no_ceiling = BrainData(test.responses, test.stimulus_ids, info=test.info)
     other = BrainData(test.responses, test.stimulus_ids, col_meta=test.col_meta)
-    for data in (no_ceiling, other):  # no noise ceiling, or not the challenge's data
-        assert write_challenge_scores(tmp_path, scores, data) is None
-    assert not (tmp_path / CHALLENGE_FILE).exists()
+    adapter = get_dataset("algonauts2023", test.info["root"])
+    assert adapter.extra_scores(scores, no_ceiling) == []  # nothing to score without a ceiling
+    assert not get_dataset("nsd", test.info["root"]).has("extra_scores")
+    del other
 
 
 def test_scores_without_a_noise_ceiling_or_columns_are_refused(runs, tmp_path):
@@ -205,7 +208,7 @@ def test_scores_without_a_noise_ceiling_or_columns_are_refused(runs, tmp_path):
         challenge_scores(scores, runs["data"].col_meta.iloc[:2])
     (tmp_path / "run.json").write_text(json.dumps({"parameters": {"dataset": "nsd"}}))
     with pytest.raises(DataError, match="not the run directory of an algonauts2023 fit.*'nsd'"):
-        challenge_scores(tmp_path)
+        run_challenge_scores(tmp_path)
 
 
 def test_fit_names_each_vertex_by_its_finest_label_and_writes_the_score(runs):

@@ -125,12 +125,12 @@ def drawn(monkeypatch):
 def test_one_eeg_run_shows_the_same_latencies_everywhere(eeg_run, eeg_root, drawn):
     from brainalign.maps import peak_times, plot_run_topomaps
     from brainalign.maps._topomaps import _table_space
-    from brainalign.report._contents import read_run
+    from brainalign.report._contents import read_contents
     from brainalign.report._timeseries import eeg_section
 
     plot_run_topomaps(eeg_run)
     (maps_latencies,) = drawn
-    section = eeg_section(read_run(eeg_run))
+    section = eeg_section(read_contents(eeg_run))
     assert drawn[1] == maps_latencies  # the report's topomaps
     (peaks,) = [item for item in section.items if item.get("id") == "eeg-peaks"]
     shown = [float(row[0]["text"]) for row in peaks["rows"]]

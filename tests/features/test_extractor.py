@@ -58,7 +58,7 @@ def test_unknown_names_list_close_matches(tiny_clip):
         get_extractor(f"open_clip:{tiny_clip}@laion")
     with pytest.raises(ParameterError, match="Close matches: ViT-B-32"):
         get_extractor("open_clip:ViT-B-23@random")
-    with pytest.raises(ParameterError, match="Unknown model scheme 'openclip'.*'open_clip'"):
+    with pytest.raises(ParameterError, match="'spec'.*family.*got 'openclip'.*'open_clip'"):
         get_extractor("openclip:ViT-B-32")
     ext = get_extractor(f"open_clip:{tiny_clip}@random", device="cpu")
     with pytest.raises(
@@ -137,9 +137,9 @@ def test_samplenet_through_the_extractor_matches_the_sample_generator(nsd_sample
     # The sample's planted features came from the 85 px drawings; the extractor reads
     # the stored 425 px images by id from nsd_stimuli.hdf5. Both must agree.
     from brainalign.data import NSDStimuli
-    from brainalign.data._sample_images import draw_image, sample_attributes
-    from brainalign.data._sample_nsd import SampleConfig, plan_design
     from brainalign.data.sample import sample_layer_features
+    from brainalign.data.sample._images import draw_image, sample_attributes
+    from brainalign.data.sample._nsd import SampleConfig, plan_design
 
     pool = plan_design(SampleConfig(seed=0))["pool"]
     attrs = sample_attributes(np.random.default_rng([0, 1]), len(pool))

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from brainalign._utils import atomic_path, check_option, get_logger, write_json_atomic
-from brainalign.encoding._decoding import (
-    DecodingModel,
-    caption_retrieval_scores,
-    decode_rois,
-    retrieve_captions,
-)
-from brainalign.encoding._run import provenance
+from brainalign._utils import atomic_path, get_logger
 from brainalign.exceptions import DataError, ParameterError
+from brainalign.runs._common import messages, provenance, recorded_warnings, resolve_roi
+from brainalign.runs._rundir import RunDir
+from brainalign.runs._spec import DecodeSpec
 
 logger = get_logger(__name__)
-
-#: What the decoder predicts: the model's embedding of each image, or the
-#: (text-model) embedding of each image's captions.
-TARGETS = ("image", "caption")
 
 
 def decode_subject(
@@ -95,65 +85,85 @@ def decode_subject(
         ``decoding`` (the metrics table), ``captions`` (retrieved captions or None)
         and ``paths``.
     """
-    from brainalign.data import load_dataset
-    from brainalign.encoding._run import _default_roi, recorded_warnings
+    spec = DecodeSpec(
+        dataset=dataset,
+        root=root,
+        subject=subject,
+        model=model,
+        layer=layer,
+        target=target,
+        roi=roi,
+        rois=rois,
+        pooling=pooling,
+        alphas=alphas,
+        cv=cv,
+        n_captions=n_captions,
+        device=device,
+        backend=backend,
+        seed=seed,
+        cache_dir=None if cache_dir is None else str(cache_dir),
+    )
+    return run_decode(spec, out, progress=progress)
 
-    check_option("target", target, TARGETS)
-    roi = _default_roi(dataset, root, roi)
-    out = Path(out)
-    params = {
-        "dataset": dataset,
-        "root": str(root),
-        "subject": subject,
-        "model": model,
-        "layer": layer,
-        "target": target,
-        "roi": roi,
-        "rois": None if rois is None else list(rois),
-        "pooling": pooling,
-        "alphas": None if alphas is None else list(map(float, alphas)),
-        "cv": cv,
-        "n_captions": n_captions,
-        "device": device,
-        "backend": backend,
-        "seed": seed,
-    }
-    cache = cache_dir or out / "features"
+
+def run_decode(spec: DecodeSpec, out, progress: bool = True) -> dict:
+    """Decode one :class:`DecodeSpec` and write its run directory.
+
+    Parameters
+    ----------
+    spec : DecodeSpec
+        What to decode.
+    out : str, Path or RunDir
+        Run directory.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    dict
+        As :func:`decode_subject`.
+    """
+    from brainalign.data import load_dataset
+    from brainalign.encoding import DecodingModel, decode_rois
+
+    run = out if isinstance(out, RunDir) else RunDir(out)
+    run.check_output()
+    cache = spec.cache_dir or run.features
     with recorded_warnings() as caught:
-        space = _TargetSpace(model, layer, target, device, seed)  # fails before reading
-        data = load_dataset(dataset, root=root, subject=subject, roi=roi, progress=progress)
-        data = data.average_repetitions()
+        space = _TargetSpace(spec)  # fails before reading
+        data = load_dataset(
+            spec.dataset,
+            root=spec.root,
+            subject=spec.subject,
+            roi=resolve_roi(spec.dataset, spec.root, spec.roi),
+            progress=progress,
+        ).average_repetitions()
         train_ids = data.split()[0].stimulus_ids
-        feats = space.embed(data, train_ids, pooling, cache, progress)
-        if _is_sensor(data):
-            result = _decode_eeg(data, feats, alphas, cv, backend)
+        feats = space.embed(data, train_ids, spec.pooling, cache, progress)
+        if data.space is not None and data.space.time_resolved:
+            result = _decode_eeg(data, feats, spec.alphas, spec.cv, spec.backend)
             captions = None
         else:
+            rois = spec.rois
             if rois is None:
                 rois = [n for n in data.roi_names() if n not in data.roi_columns]
-            est = DecodingModel(alphas=alphas, cv=cv, backend=backend)
-            result = decode_rois(data, feats, rois=rois, estimator=est, progress=progress)
-            captions = space.retrieve(data, result, n_captions, cache, pooling)
+            est = DecodingModel(alphas=spec.alphas, cv=spec.cv, backend=spec.backend)
+            result = decode_rois(data, feats, rois=list(rois), estimator=est, progress=progress)
+            captions = space.retrieve(data, result, spec.n_captions, cache, spec.pooling)
     table = result["scores"]
     if captions is not None:
         table = pd.concat([table, captions["metrics"]], ignore_index=True)
-    for name, value in (("target", target), ("layer", layer), ("model", space.spec)):
+    for name, value in (("target", spec.target), ("layer", spec.layer), ("model", space.spec)):
         table.insert(0, name, value)
-    table.insert(0, "subject", subject)
-    paths = _write(out, table, captions, result, feats, params, caught, data)
+    table.insert(0, "subject", spec.subject)
+    paths = _write(run, table, captions, result, feats, spec, caught, data)
     shown = None if captions is None else captions["table"]
     return {"decoding": table, "captions": shown, "paths": paths}
 
 
-def _is_sensor(data) -> bool:
-    from brainalign.data import SensorSpace
-
-    return isinstance(data.space, SensorSpace)
-
-
 def _decode_eeg(data, feats, alphas, cv, backend) -> dict:
     """Time-resolved decoding and identification (EEG): one table, no ROI decoders."""
-    from brainalign.encoding._time_resolved import decode_over_time
+    from brainalign.encoding import decode_over_time
 
     table = decode_over_time(data, feats, alphas=alphas, cv=cv, backend=backend)
     table.insert(0, "roi", np.where(table["scope"] == "epoch", "epoch", "all"))
@@ -163,17 +173,22 @@ def _decode_eeg(data, feats, alphas, cv, backend) -> dict:
 class _TargetSpace:
     """The embedding decoded into, and the caption bank in the same space."""
 
-    def __init__(self, model, layer, target, device, seed):
+    def __init__(self, spec: DecodeSpec):
         from brainalign.features import get_extractor
 
-        self.layer, self.target, self.device, self.seed = layer, target, device, seed
-        self.model = model
-        tower = "text" if target == "caption" else "auto"
-        self.extractor = get_extractor(model, device=device, tower=tower, seed=seed)
-        if target == "caption" and self.extractor.bundle.modality != "text":
+        self.layer, self.target, self.device, self.seed = (
+            spec.layer,
+            spec.target,
+            spec.device,
+            spec.seed,
+        )
+        self.model = spec.model
+        tower = "text" if spec.target == "caption" else "auto"
+        self.extractor = get_extractor(spec.model, device=spec.device, tower=tower, seed=spec.seed)
+        if spec.target == "caption" and self.extractor.bundle.modality != "text":
             raise ParameterError(
                 f"Invalid value for 'target': 'caption' needs a model with a text tower; "
-                f"{model!r} reads images."
+                f"{spec.model!r} reads images."
             )
         self.spec = self.extractor.spec
 
@@ -194,11 +209,13 @@ class _TargetSpace:
 
     def text_extractor(self, pooling):
         """Extractor of caption embeddings in the decoded space, or None."""
-        if str(pooling).startswith(("pca", "srp")):
+        from brainalign.features import ModelSpec, Pooling
+
+        if Pooling.parse(pooling).fitted:
             return None  # a reduction fitted on the decoded stimuli: no bank in its space
         if self.target == "caption":
             return self.extractor
-        if self.spec.startswith("open_clip:") and self.layer == "embedding":
+        if ModelSpec.parse(self.model).has_text_tower and self.layer == "embedding":
             from brainalign.features import get_extractor
 
             return get_extractor(self.model, device=self.device, tower="text", seed=self.seed)
@@ -206,6 +223,8 @@ class _TargetSpace:
 
     def retrieve(self, data, result, n_captions, cache_dir, pooling):
         """Retrieve captions for the decoded test embeddings (None without a bank)."""
+        from brainalign.encoding import caption_retrieval_scores, retrieve_captions
+
         text = self.text_extractor(pooling)
         if text is None:
             logger.info(
@@ -266,23 +285,17 @@ def _caption_embeddings(extractor, data, kwargs):
     return FeatureSet(mean, data.stimulus_ids, {**fs.metadata, "caption_mean": True})
 
 
-def _write(out, table, captions, result, feats, params, caught, data) -> dict:
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"decoding": out / "decoding.parquet"}
-    with atomic_path(paths["decoding"]) as tmp:
-        table.to_parquet(tmp, index=False)
+def _write(run: RunDir, table, captions, result, feats, spec, caught, data) -> dict:
+    run.path.mkdir(parents=True, exist_ok=True)
+    paths = {"decoding": run.write_table("decoding", table)}
     if captions is not None:
-        paths["captions"] = out / "retrieved_captions.parquet"
-        with atomic_path(paths["captions"]) as tmp:
-            captions["table"].to_parquet(tmp, index=False)
-    paths["predictions"] = out / "decoded_embeddings.npz"
+        paths["captions"] = run.write_table("retrieved_captions", captions["table"])
     test_ids = result["test_ids"]
     arrays = {f"pred_{roi}": p for roi, p in result["predictions"].items()}
     if arrays:  # (time-resolved EEG decoding keeps only its table)
+        paths["predictions"] = run.decoded_embeddings
         with atomic_path(paths["predictions"]) as tmp:
             np.savez(tmp, stimulus_ids=test_ids, true=feats.align(test_ids), **arrays)
-    else:
-        del paths["predictions"]
-    record = provenance(params, caught, data.split()[1], command="decode")
-    paths["run"] = write_json_atomic(out / "run.json", record)
+    test = data.split()[1]
+    paths["run"] = run.record.write(provenance("decode", spec.to_json(), test, messages(caught)))
     return paths

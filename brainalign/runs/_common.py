@@ -1,0 +1,175 @@
+"""Pieces every pipeline shares: loading a subject, warnings, the provenance record."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import warnings
+
+import numpy as np
+
+from brainalign.exceptions import DataError
+
+#: Libraries whose versions every record lists.
+_LIBRARIES = (
+    "brainalign",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "himalaya",
+    "torch",
+    "nibabel",
+    "pandas",
+    "open_clip_torch",
+    "transformers",
+    "dask",
+    "distributed",
+)
+
+
+@contextlib.contextmanager
+def recorded_warnings(show: bool = True):
+    """Record the warnings of a block (for ``run.json``), then show them to the user.
+
+    Parameters
+    ----------
+    show : bool
+        Re-emit the recorded warnings when the block ends (also when it raises);
+        ``False`` for code whose warnings are shown elsewhere (sweep tasks).
+
+    Yields
+    ------
+    list of warnings.WarningMessage
+        Filled while the block runs.
+    """
+    caught = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield caught
+    finally:
+        for w in caught if show else ():
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def resolve_roi(dataset: str, root, roi):
+    """Resolve ``roi="auto"``: every target for EEG datasets, ``nsdgeneral`` otherwise.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name.
+    root : str or Path
+        Dataset folder.
+    roi : "auto", sequence of str or None
+        The requested targets.
+
+    Returns
+    -------
+    str, sequence of str or None
+        What to load.
+    """
+    if roi != "auto":
+        return None if roi is None else list(roi) if not isinstance(roi, str) else roi
+    from brainalign.data import get_dataset
+
+    return None if get_dataset(dataset, root).modality == "eeg" else "nsdgeneral"
+
+
+def load_averaged(dataset, root, subject, roi, progress=False):
+    """Load a subject, give it a noise ceiling and average its repetitions.
+
+    Datasets that ship no ncsnr get a split-half estimate from their repetitions;
+    when that is impossible a warning says so and the run has no noise ceiling.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name.
+    root : str or Path
+        Dataset folder.
+    subject : int
+        Subject number.
+    roi : "auto", str, sequence of str or None
+        Targets to load.
+    progress : bool
+        Show progress bars while loading.
+
+    Returns
+    -------
+    BrainData
+        One row per stimulus.
+    """
+    from brainalign.data import load_dataset
+    from brainalign.encoding import split_half_ncsnr
+
+    roi = resolve_roi(dataset, root, roi)
+    data = load_dataset(dataset, root=root, subject=subject, roi=roi, progress=progress)
+    if data.ncsnr is None:  # no ncsnr shipped: estimate it from repetitions
+        try:
+            data = data.with_ncsnr(split_half_ncsnr(data))
+        except DataError as exc:
+            warnings.warn(f"No noise ceiling: {exc}", UserWarning, stacklevel=2)
+    return data.average_repetitions()
+
+
+def versions() -> dict:
+    """Versions of the libraries a result depends on (None when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in _LIBRARIES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def now() -> str:
+    """Return the current UTC time, ISO 8601 to the second."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def provenance(command: str, parameters: dict, test, notes=()) -> dict:
+    """Build a ``run.json`` record: versions, parameters, data identity, warnings.
+
+    Parameters
+    ----------
+    command : str
+        Verb that wrote the run (``fit``, ``compare``, ``decode``).
+    parameters : dict
+        The run's spec as JSON (:meth:`RunSpec.to_json`).
+    test : BrainData
+        The held-out data the run was scored on.
+    notes : sequence of str
+        Warnings of the run.
+
+    Returns
+    -------
+    dict
+        The record.
+    """
+    fingerprint = hashlib.sha256(np.ascontiguousarray(test.responses).tobytes()).hexdigest()
+    return {
+        "command": command,
+        "date": now(),
+        "versions": versions(),
+        "parameters": parameters,
+        "data": {
+            "dataset": test.info.get("dataset"),
+            "root": test.info.get("root"),
+            "sessions": test.info.get("sessions"),
+            "n_test": test.n_rows,
+            "n_targets": test.n_targets,
+            "test_responses_sha256": fingerprint,
+        },
+        "seed": parameters.get("seed"),
+        "warnings": list(dict.fromkeys(str(n) for n in notes)),
+    }
+
+
+def messages(caught) -> list[str]:
+    """Return the text of recorded warnings."""
+    return [str(w.message) for w in caught]

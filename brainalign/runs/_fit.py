@@ -1,0 +1,408 @@
+"""The one encoding fit: used by ``fit`` and by every sweep task.
+
+:func:`fit_one` fits one :class:`RunSpec` on loaded data and features and writes its
+run directory: tables, maps, weights, then the post-steps every fit runs (surface
+projections and extra scores the dataset offers, figures), and ``run.json`` last, so
+a run is complete exactly when its record exists. :func:`fit_subject` is the whole
+pipeline for one subject (load -> features -> :func:`fit_one`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from brainalign._utils import atomic_path, get_logger
+from brainalign.exceptions import DataError
+from brainalign.runs._common import (
+    load_averaged,
+    messages,
+    now,
+    provenance,
+    recorded_warnings,
+)
+from brainalign.runs._rundir import MAP_STATS, RunDir
+from brainalign.runs._spec import RunSpec
+
+logger = get_logger(__name__)
+
+#: Statistics projected from volume maps onto surfaces (interpolated penalties mean nothing).
+_PROJECTED = tuple(s for s in MAP_STATS if s != "alpha")
+
+
+def fit_subject(
+    dataset,
+    root,
+    subject,
+    model,
+    out,
+    layer="embedding",
+    roi="auto",
+    pooling="auto",
+    alphas=None,
+    cv=5,
+    n_permutations=1000,
+    device="auto",
+    backend="numpy",
+    seed=0,
+    cache_dir=None,
+    figures=True,
+    progress=True,
+) -> dict:
+    """Fit one subject's encoding model for one layer and write the run directory.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name with stimulus images (``"nsd"``, ``"things-eeg2"`` ...).
+    root : str or Path
+        Dataset folder.
+    subject : int
+        Subject number.
+    model : str
+        Model spec (see :func:`brainalign.get_extractor`).
+    out : str or Path
+        Run directory (created).
+    layer : str
+        Layer to fit (default: the final embedding); ``a+b`` fits a banded ridge
+        over both layers' feature spaces (one penalty per space and target).
+    roi : str, sequence of str or None
+        Targets to fit: ROI names for fMRI, channel names for EEG. ``"auto"``:
+        ``nsdgeneral`` for fMRI, every channel for EEG (sensor datasets, whose
+        scores gain ``channel`` and ``time`` columns).
+    pooling : str
+        Feature pooling.
+    alphas : sequence of float, optional
+        Ridge penalty grid.
+    cv : int
+        Folds for alpha selection.
+    n_permutations : int
+        Permutations of the test set per target.
+    device, backend : str
+        Torch device for features; himalaya backend for the fit.
+    seed : int
+        Seed of random weights, reductions and permutations.
+    cache_dir : str or Path, optional
+        Feature cache (default: ``<out>/features``).
+    figures : bool
+        Draw the run's figures (maps, surfaces or topomaps).
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    dict
+        ``scores`` and ``roi_scores`` tables, ``extra_scores`` (the dataset's own
+        metrics, e.g. the Algonauts challenge score) and the ``paths`` written.
+    """
+    spec = RunSpec(
+        dataset=dataset,
+        root=root,
+        subject=subject,
+        model=model,
+        layer=layer,
+        roi=roi,
+        pooling=pooling,
+        alphas=alphas,
+        cv=cv,
+        n_permutations=n_permutations,
+        device=device,
+        backend=backend,
+        seed=seed,
+        cache_dir=None if cache_dir is None else str(cache_dir),
+    )
+    return run_fit(spec, out, figures=figures, progress=progress)
+
+
+def run_fit(spec: RunSpec, out, figures: bool = True, progress: bool = True) -> dict:
+    """Load, extract and fit one :class:`RunSpec`; write its run directory.
+
+    Parameters
+    ----------
+    spec : RunSpec
+        What to fit.
+    out : str or Path
+        Run directory.
+    figures : bool
+        Draw the run's figures.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    dict
+        As :func:`fit_subject`.
+    """
+    run = RunDir(out)
+    run.check_output()
+    clock = time.perf_counter()
+    with recorded_warnings() as caught:  # shown when loading ends (or fails)
+        data = load_averaged(spec.dataset, spec.root, spec.subject, spec.roi, progress)
+        model, features = extract_layers(spec, data, spec.cache_dir or run.features, progress)
+    return fit_one(
+        spec,
+        data,
+        features,
+        run,
+        model=model,
+        notes=messages(caught),
+        figures=figures,
+        started=clock,
+    )
+
+
+def extract_layers(spec: RunSpec, data, cache_dir, progress: bool = False):
+    """Extract the layers of a spec over a subject's stimuli (reductions fitted on training).
+
+    Returns
+    -------
+    tuple of (str, dict of str -> FeatureSet)
+        The resolved model spec and one feature set per layer.
+    """
+    from brainalign.features import get_extractor
+
+    extractor = get_extractor(spec.model, device=spec.device, seed=spec.seed)
+    feats = extractor.extract(
+        data.stimuli,
+        ids=data.stimulus_ids,
+        layers=list(dict.fromkeys(spec.layers)),
+        pooling=spec.pooling,
+        cache_dir=cache_dir,
+        fit_ids=data.split()[0].stimulus_ids,  # reductions see training images only
+        progress=progress,
+        seed=spec.seed,
+    )
+    return extractor.spec, feats
+
+
+def fit_one(
+    spec: RunSpec,
+    data,
+    features: dict,
+    out,
+    model: str | None = None,
+    command: str = "fit",
+    notes=(),
+    record=None,
+    figures: bool = True,
+    show_warnings: bool = True,
+    started: float | None = None,
+    before_record=None,
+) -> dict:
+    """Fit one spec on loaded data and features, and write its run directory.
+
+    Parameters
+    ----------
+    spec : RunSpec
+        What is fitted (its ``layer`` may combine layers, ``a+b``).
+    data : BrainData
+        The subject's responses, one row per stimulus (repetitions averaged).
+    features : dict of str -> FeatureSet
+        Features of every layer of ``spec.layers`` (joined to the data by stimulus id).
+    out : str, Path or RunDir
+        Run directory.
+    model : str, optional
+        The model as resolved by its extractor (default: ``spec.model``).
+    command : str
+        Verb recorded in ``run.json``.
+    notes : sequence of str
+        Warnings raised before the fit (loading, features), for ``run.json`` (already
+        shown: they are recorded, not shown again).
+    record : dict, optional
+        Extra fields of ``run.json`` (a sweep task's key).
+    figures : bool
+        Draw the run's figures.
+    show_warnings : bool
+        Show the warnings when done (sweep tasks show them in the parent process).
+    started : float, optional
+        ``time.perf_counter()`` when the run began (for ``timing``).
+    before_record : callable, optional
+        ``before_record(test, features)`` runs after the fit's files are written and
+        before ``run.json`` (a sweep task's RDMs), so it is part of the finished run.
+
+    Returns
+    -------
+    dict
+        ``scores``, ``roi_scores``, ``extra_scores`` (list of ExtraScores),
+        ``warnings`` and ``paths``.
+    """
+    run = out if isinstance(out, RunDir) else RunDir(out)
+    started = time.perf_counter() if started is None else started
+    began = now()
+    model = spec.model if model is None else model
+    notes = list(notes)
+    caught = []
+    try:
+        with recorded_warnings(show=False) as caught:
+            result = _fit_and_write(spec, data, features, run, model, figures)
+            if before_record is not None:
+                before_record(result["test"], result["features"])
+            result["paths"]["run"] = run.record.write(
+                {
+                    **provenance(
+                        command, spec.to_json(), result.pop("test"), notes + messages(caught)
+                    ),
+                    **{e.record_key: e.headline for e in result["extra_scores"]},
+                    "timing": {
+                        "started": began,
+                        "seconds": round(time.perf_counter() - started, 3),
+                        "pid": os.getpid(),
+                    },
+                    **(record or {}),
+                }
+            )
+    finally:
+        for w in caught if show_warnings else ():
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    result["warnings"] = list(dict.fromkeys(notes + messages(caught)))
+    result.pop("features")
+    return result
+
+
+def _fit_and_write(spec, data, features, run: RunDir, model: str, figures: bool) -> dict:
+    from brainalign.encoding import roi_table, score_table
+
+    train, test = data.split()
+    est, fs = _estimator(spec, features)
+    est.fit(fs.align(train.stimulus_ids), train.responses)
+    pred = est.predict(fs.align(test.stimulus_ids))
+    scores = score_table(test, pred, est.best_alphas_, spec.n_permutations, spec.seed)
+    for name, value in (("layer", spec.layer), ("model", model), ("subject", spec.subject)):
+        scores.insert(0, name, value)
+    rois = roi_table(scores, test)
+    run.path.mkdir(parents=True, exist_ok=True)
+    paths = {"scores": run.write_table("scores", scores)}
+    paths["roi_scores"] = run.write_table("roi_scores", rois)
+    paths.update(_write_maps(spec, run, test, scores, model))
+    paths["weights"] = _write_weights(run.weights_path(spec.subject, model, spec.layer), est, test)
+    extra = _extra_scores(spec, scores, test)
+    for item in extra:
+        paths[item.name] = run.write_table(item.name, item.table)
+    if figures:
+        from brainalign.runs._figures import draw_run_figures
+
+        paths["figures"] = draw_run_figures(run)
+    return {
+        "scores": scores,
+        "roi_scores": rois,
+        "extra_scores": extra,
+        "paths": paths,
+        "test": test,
+        "features": fs,
+    }
+
+
+def _estimator(spec: RunSpec, features: dict):
+    """Return the estimator of a spec and its features (several layers side by side for a+b)."""
+    from brainalign.encoding import BandedEncodingModel, EncodingModel
+
+    parts = [features[name] for name in spec.layers]
+    if len(parts) == 1:
+        est = EncodingModel(alphas=spec.alphas, cv=spec.cv, backend=spec.backend)
+        return est, parts[0]
+    est = BandedEncodingModel(
+        [p.features.shape[1] for p in parts],
+        alphas=spec.alphas,
+        cv=spec.cv,
+        backend=spec.backend,
+        random_state=spec.seed,
+    )
+    return est, stack_features(parts)
+
+
+def stack_features(parts):
+    """Concatenate feature sets (same stimuli) side by side, joined by stimulus id."""
+    from brainalign.features import FeatureSet
+
+    ids = parts[0].stimulus_ids
+    return FeatureSet(np.hstack([p.align(ids) for p in parts]), ids, {"layers": len(parts)})
+
+
+def map_values(scores) -> dict[str, np.ndarray]:
+    """Each map statistic per target (float32; no noise ceiling -> 0)."""
+    values = {
+        "r": scores["r"],
+        "r2": scores["r2"],
+        "ncr2": scores["ncr2"].fillna(0),
+        "alpha": scores["alpha"],
+        "log10pfdr": -np.log10(scores["p_fdr"]),
+    }
+    return {stat: np.asarray(v, dtype=np.float32) for stat, v in values.items()}
+
+
+def _write_maps(spec, run: RunDir, test, scores, model) -> dict:
+    if test.space is None:
+        return {}
+    projections = _dataset_capability(spec, "surface_projections", spec.subject)
+    stem = run.stem(spec.subject, model, spec.layer)
+    return test.space.write_maps(
+        map_values(scores), run.maps, stem, projections=projections or (), projected=_PROJECTED
+    )
+
+
+def _extra_scores(spec, scores, test) -> list:
+    """Return the dataset's own metrics of the fit (e.g. the Algonauts challenge score)."""
+    return _dataset_capability(spec, "extra_scores", scores, test) or []
+
+
+def _dataset_capability(spec, capability: str, *args):
+    """Call an optional capability of the spec's dataset, or return None without it.
+
+    A broken capability warns (the fit stands; only its extra output is missing).
+    """
+    from brainalign.data import get_dataset
+
+    adapter = get_dataset(spec.dataset, spec.root)
+    if not adapter.has(capability):
+        return None
+    try:
+        return list(getattr(adapter, capability)(*args))
+    except DataError as exc:
+        what = "surface maps" if capability == "surface_projections" else "extra scores"
+        warnings.warn(f"No {what}: {exc}", UserWarning, stacklevel=3)
+        return None
+
+
+def _write_weights(path: Path, est, test) -> Path:
+    columns = {} if test.space is None else test.space.score_columns()
+    with atomic_path(path) as tmp:
+        np.savez(
+            tmp,
+            coef=est.coef_,
+            intercept=est.intercept_,
+            mean=est.mean_,
+            scale=est.scale_,
+            best_alphas=est.best_alphas_,
+            # the columns that locate each target: i, j, k / hemi, vertex / channel, time
+            target_columns=np.asarray(list(columns), dtype=str),
+            **{c: _plain_array(columns[c]) for c in columns},
+        )
+    return path
+
+
+def _plain_array(values) -> np.ndarray:
+    """An array ``np.load`` reads without pickle (text columns as unicode)."""
+    arr = np.asarray(values)
+    return arr.astype(str) if arr.dtype == object else arr
+
+
+def read_weights(run: RunDir) -> dict:
+    """Read a fit run's weights: ``coef, intercept, mean, scale`` and ``targets``.
+
+    ``targets`` is the table of the columns that locate each target (``i, j, k``,
+    ``hemi, vertex`` or ``channel, time``), empty for data without a space.
+    """
+    import pandas as pd
+
+    with np.load(run.weights_file(), allow_pickle=False) as npz:
+        weights = {k: npz[k] for k in ("coef", "intercept", "mean", "scale")}
+        names = npz["target_columns"].tolist() if "target_columns" in npz.files else []
+        targets = {k: npz[k] for k in names}
+        if not targets and "ijk" in npz.files and len(npz["ijk"]):  # older runs
+            targets = dict(zip("ijk", npz["ijk"].T, strict=True))
+    weights["targets"] = pd.DataFrame(targets)
+    return weights

@@ -1,0 +1,577 @@
+"""Typed run options: one dataclass per pipeline, validated once, round-tripped as JSON.
+
+:class:`RunSpec` holds the options of one fit (and of one sweep task),
+:class:`DecodeSpec` those of a decoding run, :class:`SweepSpec` those of a sweep over
+subjects x models x layers (whose tasks are :class:`RunSpec`). Each spec validates its
+values when it is built (before any data is read), declares its command-line options
+(:meth:`RunSpec.add_arguments`) and is built back from them (:meth:`RunSpec.from_args`),
+and is written to ``run.json`` as ``parameters`` (:meth:`RunSpec.to_json`), from which
+:meth:`RunSpec.from_json` rebuilds it exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from brainalign.exceptions import ParameterError
+
+#: Where the ridge runs.
+BACKENDS = ("numpy", "torch", "torch_cuda")
+
+
+def _invalid(name: str, expected: str, got) -> ParameterError:
+    return ParameterError(f"Invalid value for {name!r}: expected {expected}; got {got!r}.")
+
+
+def _as_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool):
+        raise _invalid(name, f"an integer >= {minimum}", value)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise _invalid(name, f"an integer >= {minimum}", value) from None
+    if number != value and not isinstance(value, str) or number < minimum:
+        raise _invalid(name, f"an integer >= {minimum}", value)
+    return number
+
+
+def _as_text(name: str, value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid(name, "a non-empty string", value)
+    return value.strip()
+
+
+def as_list(name: str, value) -> tuple:
+    """Split a comma-separated string (or take a sequence) into a non-empty tuple.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name, for the error message.
+    value : str or sequence
+        ``"a,b"`` or ``["a", "b"]``.
+
+    Returns
+    -------
+    tuple
+        The items, stripped.
+    """
+    items = value.split(",") if isinstance(value, str) else list(value)
+    items = [i.strip() if isinstance(i, str) else i for i in items]
+    if not items or any(i == "" for i in items):
+        raise _invalid(name, "a non-empty list", value)
+    return tuple(items)
+
+
+def _roi(value):
+    """``"auto"``, None (every target) or a tuple of names."""
+    if value is None or value == "auto":
+        return value
+    items = as_list("roi", value)
+    return "auto" if items == ("auto",) else items
+
+
+def _alphas(value):
+    if value is None:
+        return None
+    try:
+        alphas = tuple(float(a) for a in as_list("alphas", value))
+    except (TypeError, ValueError):
+        raise _invalid("alphas", "positive numbers", value) from None
+    if any(not a > 0 for a in alphas):
+        raise _invalid("alphas", "positive numbers", value)
+    return alphas
+
+
+def _check_model(value, name: str = "model") -> str:
+    from brainalign.features import ModelSpec
+
+    try:
+        return str(ModelSpec.parse(_as_text(name, value)))
+    except ParameterError as exc:  # name the option the user gave
+        raise ParameterError(str(exc).replace("'spec'", repr(name), 1)) from None
+
+
+def _check_pooling(value) -> str:
+    from brainalign.features import Pooling
+
+    return str(Pooling.parse(_as_text("pooling", value)))
+
+
+def _plain(value):
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Options:
+    """Options shared by every pipeline: features, ridge, permutations, seed."""
+
+    pooling: str = "auto"
+    alphas: tuple | None = None
+    cv: int = 5
+    n_permutations: int = 1000
+    device: str = "auto"
+    backend: str = "numpy"
+    seed: int = 0
+    cache_dir: str | None = None
+
+    def _check_options(self) -> None:
+        self._set("pooling", _check_pooling(self.pooling))
+        self._set("alphas", _alphas(self.alphas))
+        self._set("cv", _as_int("cv", self.cv, 2))
+        self._set("n_permutations", _as_int("n_permutations", self.n_permutations, 1))
+        self._set("device", _as_text("device", self.device))
+        if self.backend not in BACKENDS:
+            raise _invalid("backend", f"one of {', '.join(BACKENDS)}", self.backend)
+        self._set("seed", _as_int("seed", self.seed, 0))
+        if self.cache_dir is not None:
+            self._set("cache_dir", str(self.cache_dir))
+
+    def _set(self, name, value) -> None:
+        object.__setattr__(self, name, value)
+
+    def to_json(self) -> dict:
+        """Return the options as a JSON-ready dict (``run.json`` ``parameters``)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_json(cls, record: dict):
+        """Build the spec from :meth:`to_json` output (or a run's ``parameters``).
+
+        Parameters
+        ----------
+        record : dict
+            Options by name; keys that are not options of this spec are an error.
+
+        Returns
+        -------
+        RunSpec
+            The spec.
+        """
+        if not isinstance(record, dict):
+            raise _invalid("record", "a dict of options", type(record).__name__)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(record) - names)
+        if unknown:
+            raise ParameterError(
+                f"Invalid value for 'record': {', '.join(unknown)} are not options of "
+                f"{cls.__name__} (options: {', '.join(sorted(names))})."
+            )
+        missing = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+            and f.name not in record
+        ]
+        if missing:
+            raise ParameterError(
+                f"Invalid value for 'record': {cls.__name__} needs {', '.join(missing)}."
+            )
+        return cls(**record)
+
+    def replace(self, **changes):
+        """Return a copy with some options changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    @staticmethod
+    def add_model_arguments(parser, permutations: int | None = 1000) -> None:
+        """Add ``--pooling --cv [--permutations] --device --backend --seed``."""
+        parser.add_argument(
+            "--pooling",
+            default="auto",
+            help="token/spatial pooling of layer outputs: auto, cls, mean, spatial, flatten, "
+            "pca:<k>, srp:<k> (default: auto)",
+        )
+        parser.add_argument(
+            "--cv", type=int, default=5, help="folds for alpha selection (default: 5)"
+        )
+        if permutations is not None:
+            parser.add_argument(
+                "--permutations",
+                type=int,
+                default=permutations,
+                help="permutations of the test set per target for p values "
+                f"(default: {permutations})",
+            )
+        parser.add_argument(
+            "--device",
+            default="auto",
+            help="torch device for features: auto, cpu, cuda, cuda:1, mps",
+        )
+        parser.add_argument(
+            "--backend",
+            default="numpy",
+            choices=list(BACKENDS),
+            help="where the ridge runs (torch_cuda: on the GPU; default: numpy)",
+        )
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=0,
+            help="seed of random weights, reductions and permutations",
+        )
+
+    @staticmethod
+    def _option_values(args) -> dict:
+        values = {
+            "pooling": args.pooling,
+            "cv": args.cv,
+            "device": args.device,
+            "backend": args.backend,
+            "seed": args.seed,
+        }
+        if getattr(args, "permutations", None) is not None:
+            values["n_permutations"] = args.permutations
+        return values
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSpec(_Options):
+    """The options of one encoding fit: one subject, one model, one layer.
+
+    Parameters
+    ----------
+    dataset : str
+        Registered dataset name (``brainalign.list_datasets()``).
+    root : str
+        Dataset folder.
+    subject : int
+        Subject number.
+    model : str
+        Model spec (``open_clip:ViT-B-32@...``, ``hf:...``, ``timm:...``, ``torch:...``).
+    layer : str
+        Layer, or ``a+b`` for a banded ridge over several layers' feature spaces.
+    roi : "auto", sequence of str or None
+        Targets: ROI names (fMRI) or channel names (EEG); ``"auto"``: nsdgeneral for
+        fMRI volumes, every target otherwise; None: every target.
+    pooling : str
+        Feature pooling (``auto``, ``cls``, ``mean``, ``pca:<k>`` ...).
+    alphas : sequence of float, optional
+        Ridge penalty grid (default: the engine's).
+    cv : int
+        Folds for alpha selection.
+    n_permutations : int
+        Test-set permutations per target for p values.
+    device : str
+        Torch device for features.
+    backend : {"numpy", "torch", "torch_cuda"}
+        Where the ridge runs.
+    seed : int
+        Seed of random weights, reductions and permutations.
+    cache_dir : str, optional
+        Feature cache (default: the run's ``features/``).
+    """
+
+    dataset: str = None
+    root: str = None
+    subject: int = None
+    model: str = None
+    layer: str = "embedding"
+    roi: object = "auto"
+
+    def __post_init__(self):
+        self._set("dataset", _as_text("dataset", self.dataset))
+        if self.root is None:
+            raise _invalid("root", "a dataset folder", None)
+        self._set("root", str(self.root))
+        self._set("subject", _as_int("subject", self.subject, 1))
+        self._set("model", _check_model(self.model))
+        layer = _as_text("layer", self.layer)
+        as_list("layer", layer.split("+"))  # no empty part in "a+b"
+        self._set("layer", layer)
+        self._set("roi", _roi(self.roi))
+        self._check_options()
+
+    @property
+    def layers(self) -> list[str]:
+        """The layers of a combination ``a+b`` (one layer: a list of one)."""
+        return self.layer.split("+")
+
+    def result_key(self) -> dict:
+        """Options that change the result (a finished sweep task with others is redone)."""
+        record = self.to_json()
+        for name in ("device", "backend", "cache_dir"):  # where, not what
+            record.pop(name)
+        return record
+
+    @classmethod
+    def add_arguments(cls, parser, permutations: int | None = 1000) -> None:
+        """Add this spec's command-line options to a verb's parser.
+
+        Parameters
+        ----------
+        parser : argparse.ArgumentParser
+            The verb's parser.
+        permutations : int, optional
+            Default of ``--permutations`` (None: the verb has none).
+        """
+        parser.add_argument("--dataset", required=True, help="dataset name (e.g. nsd)")
+        parser.add_argument("--root", required=True, metavar="DIR", help="dataset folder")
+        parser.add_argument("--subject", type=int, required=True, help="subject number")
+        parser.add_argument("--model", required=True, metavar="SPEC", help="model spec")
+        parser.add_argument(
+            "--layer",
+            default="embedding",
+            help="layer, or a+b for a banded ridge over several layers (default: embedding)",
+        )
+        parser.add_argument(
+            "--roi",
+            default="auto",
+            help="comma-separated ROI (fMRI) or channel (EEG) names to fit (default: auto = "
+            "nsdgeneral for fMRI volumes, every target otherwise)",
+        )
+        cls.add_model_arguments(parser, permutations)
+
+    @classmethod
+    def from_args(cls, args, **extra):
+        """Build the spec from a parsed command line.
+
+        Parameters
+        ----------
+        args : argparse.Namespace
+            Parsed options of :meth:`add_arguments`.
+        **extra
+            Further options (a subclass's).
+
+        Returns
+        -------
+        RunSpec
+            The validated spec.
+        """
+        return cls(
+            dataset=args.dataset,
+            root=args.root,
+            subject=args.subject,
+            model=args.model,
+            layer=args.layer,
+            roi=args.roi,
+            **cls._option_values(args),
+            **extra,
+        )
+
+
+#: What a decoder predicts: the model's features of the images, or its text embedding
+#: of each image's captions.
+DECODE_TARGETS = ("image", "caption")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecodeSpec(RunSpec):
+    """The options of a decoding run: :class:`RunSpec` plus what is decoded.
+
+    Parameters
+    ----------
+    target : {"image", "caption"}
+        Decode the model's features of the images, or its text embedding of their
+        captions.
+    rois : sequence of str, optional
+        fMRI ROIs decoded separately (default: every ROI label).
+    n_captions : int
+        Captions retrieved per test image.
+    """
+
+    target: str = "image"
+    rois: tuple | None = None
+    n_captions: int = 5
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.target not in DECODE_TARGETS:
+            raise _invalid("target", f"one of {', '.join(DECODE_TARGETS)}", self.target)
+        if self.rois is not None:
+            self._set("rois", as_list("rois", self.rois))
+        self._set("n_captions", _as_int("n_captions", self.n_captions, 1))
+
+    @classmethod
+    def add_arguments(cls, parser, permutations=None) -> None:
+        """Add the decoding options (no permutation test) to a verb's parser."""
+        super().add_arguments(parser, permutations=None)
+        parser.add_argument(
+            "--target",
+            default="image",
+            choices=list(DECODE_TARGETS),
+            help="decode the model's image features or its embedding of the captions",
+        )
+        parser.add_argument(
+            "--rois",
+            default=None,
+            help="comma-separated ROIs decoded separately (default: every ROI label)",
+        )
+        parser.add_argument("--captions", type=int, default=5, help="captions retrieved per image")
+
+    @classmethod
+    def from_args(cls, args, **extra):
+        """Build the spec from a parsed command line."""
+        return super().from_args(
+            args, target=args.target, rois=args.rois, n_captions=args.captions, **extra
+        )
+
+
+#: RDM dissimilarities a sweep can compare.
+SWEEP_RSA = ("correlation", "euclidean", "sqeuclidean")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepSpec(_Options):
+    """The options of a sweep over subjects x models x layers.
+
+    Parameters
+    ----------
+    dataset, root : str
+        Dataset and its folder.
+    subjects : sequence of int
+        Subjects.
+    models : sequence of str
+        Model specs.
+    layers : sequence of str, or dict of model spec -> sequence of str
+        Layers of every model (``a+b`` combinations allowed), or per model.
+    roi : "auto", sequence of str or None
+        Targets (as :class:`RunSpec`).
+    rsa : {None, "correlation", "euclidean", "sqeuclidean"}
+        Also compare layer and ROI RDMs on the test images.
+    rsa_comparison : str
+        RDM comparison (``spearman``, ``tau_a``, ``pearson`` ...).
+    n_bootstraps : int
+        Bootstrap samples over stimuli for RSA intervals (0: none).
+    workers : int
+        0: tasks in this process; N: a local Dask cluster of N workers.
+    scheduler : str, optional
+        Address of a running Dask scheduler (overrides ``workers``).
+    **options
+        ``pooling, alphas, cv, n_permutations, device, backend, seed, cache_dir``.
+    """
+
+    dataset: str = None
+    root: str = None
+    subjects: tuple = None
+    models: tuple = None
+    layers: object = None
+    roi: object = "auto"
+    n_permutations: int = 200
+    rsa: str | None = None
+    rsa_comparison: str = "spearman"
+    n_bootstraps: int = 0
+    workers: int = 0
+    scheduler: str | None = None
+
+    def __post_init__(self):
+        from brainalign.compare import RDM_COMPARISONS
+
+        self._set("dataset", _as_text("dataset", self.dataset))
+        if self.root is None:
+            raise _invalid("root", "a dataset folder", None)
+        self._set("root", str(Path(self.root).resolve()))
+        try:
+            subjects = tuple(int(s) for s in as_list("subjects", self.subjects))
+        except (TypeError, ValueError):
+            raise _invalid("subjects", "comma-separated subject numbers", self.subjects) from None
+        self._set("subjects", tuple(_as_int("subjects", s, 1) for s in subjects))
+        models = as_list("models", self.models)
+        self._set("models", tuple(_check_model(m, "models") for m in models))
+        self._set("layers", self._check_layers(self.layers))
+        self._set("roi", _roi(self.roi))
+        self._check_options()
+        if self.rsa is not None and self.rsa not in SWEEP_RSA:
+            raise _invalid("rsa", f"one of {', '.join(SWEEP_RSA)}", self.rsa)
+        if self.rsa_comparison not in RDM_COMPARISONS:
+            raise _invalid(
+                "rsa_comparison", f"one of {', '.join(RDM_COMPARISONS)}", self.rsa_comparison
+            )
+        self._set("n_bootstraps", _as_int("n_bootstraps", self.n_bootstraps, 0))
+        self._set("workers", _as_int("workers", self.workers, 0))
+
+    def _check_layers(self, layers) -> dict:
+        if isinstance(layers, dict):
+            by_model = {str(m).strip(): as_list("layers", v) for m, v in layers.items()}
+        else:
+            by_model = {m: as_list("layers", layers) for m in self.models}
+        missing = [m for m in self.models if m not in by_model]
+        if missing:
+            raise _invalid("layers", f"layers for every model (none for {missing})", layers)
+        return {m: by_model[m] for m in self.models}
+
+    def task(self, subject: int, model: str, layer: str) -> RunSpec:
+        """Return the :class:`RunSpec` of one task of the sweep."""
+        shared = {f.name: getattr(self, f.name) for f in dataclasses.fields(_Options)}
+        return RunSpec(
+            dataset=self.dataset,
+            root=self.root,
+            subject=subject,
+            model=model,
+            layer=layer,
+            roi=self.roi,
+            **shared,
+        )
+
+    def tasks(self) -> list[RunSpec]:
+        """Every task, model-major then layer then subject."""
+        return [
+            self.task(s, m, layer)
+            for m in self.models
+            for layer in self.layers[m]
+            for s in self.subjects
+        ]
+
+    @classmethod
+    def add_arguments(cls, parser) -> None:
+        """Add the sweep's command-line options to a verb's parser."""
+        parser.add_argument("--dataset", required=True, help="dataset name (e.g. nsd)")
+        parser.add_argument("--root", required=True, metavar="DIR", help="dataset folder")
+        parser.add_argument("--subjects", required=True, help="comma-separated subject numbers")
+        parser.add_argument(
+            "--models", required=True, metavar="SPECS", help="comma-separated specs"
+        )
+        parser.add_argument(
+            "--layers",
+            required=True,
+            help="comma-separated layers of every model (a+b: banded ridge over both)",
+        )
+        parser.add_argument(
+            "--roi",
+            default="auto",
+            help="comma-separated ROIs to fit (default: auto = nsdgeneral for fMRI volumes, "
+            "every target otherwise)",
+        )
+        where = parser.add_mutually_exclusive_group()
+        where.add_argument(
+            "--workers", type=int, default=0, help="local Dask workers (0: run in this process)"
+        )
+        where.add_argument(
+            "--scheduler", metavar="ADDR", help="address of a running Dask scheduler"
+        )
+        parser.add_argument(
+            "--rsa",
+            metavar="DISTANCE",
+            choices=list(SWEEP_RSA),
+            help="also compare layer and ROI RDMs on the test images (writes RUN/rsa.parquet)",
+        )
+        parser.add_argument("--rsa-comparison", default="spearman", help="RDM comparison")
+        parser.add_argument(
+            "--bootstraps", type=int, default=0, help="bootstrap samples for RSA intervals"
+        )
+        cls.add_model_arguments(parser, permutations=200)
+
+    @classmethod
+    def from_args(cls, args):
+        """Build the spec from a parsed command line."""
+        return cls(
+            dataset=args.dataset,
+            root=args.root,
+            subjects=args.subjects,
+            models=args.models,
+            layers=args.layers,
+            roi=args.roi,
+            rsa=args.rsa,
+            rsa_comparison=args.rsa_comparison,
+            n_bootstraps=args.bootstraps,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            **cls._option_values(args),
+        )
