@@ -385,7 +385,7 @@ def _write_weights(path: Path, est, test) -> Path:
 
 
 def _plain_array(values) -> np.ndarray:
-    """An array ``np.load`` reads without pickle (text columns as unicode)."""
+    """Return an array ``np.load`` reads without pickle (text columns as unicode)."""
     arr = np.asarray(values)
     return arr.astype(str) if arr.dtype == object else arr
 
