@@ -39,3 +39,26 @@ def test_import_is_light():
 
 def test_version():
     assert brainalign.__version__.startswith("0.")
+
+
+@pytest.mark.parametrize(
+    ("module", "old", "new"),
+    [
+        ("brainalign.compare", "run_sweep", "run_sweep"),
+        ("brainalign.compare", "collect_sweep", "collect_sweep"),
+        ("brainalign.encoding", "fit_subject", "fit_subject"),
+        ("brainalign.encoding", "decode_subject", "decode_subject"),
+        ("brainalign.captions", "caption_run", "caption_run"),
+        ("brainalign.captions", "read_run", "read_fit_run"),
+    ],
+)
+def test_moved_pipelines_keep_their_old_paths_with_a_warning(module, old, new):
+    import importlib
+
+    import brainalign.runs
+
+    with pytest.warns(FutureWarning, match=rf"{module}\.{old} moved to brainalign\.runs\.{new}"):
+        found = getattr(importlib.import_module(module), old)
+    assert found is getattr(brainalign.runs, new)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        importlib.import_module(module).nope  # noqa: B018

@@ -70,20 +70,14 @@ __all__ = [
 
 
 #: Pipelines that moved to :mod:`brainalign.runs` (served from there, with a warning).
-_MOVED = {"caption_run": "caption_run", "write_top_images": "write_top_images",
-          "read_run": "read_fit_run"}  # fmt: skip
+_MOVED = {
+    "caption_run": "caption_run",
+    "write_top_images": "write_top_images",
+    "read_run": "read_fit_run",
+}
 
 
 def __getattr__(name: str):
-    if name in _MOVED:
-        import importlib
-        import warnings
+    from brainalign._utils._moved import moved_attribute
 
-        warnings.warn(
-            f"brainalign.captions.{name} moved to brainalign.runs.{_MOVED[name]}; import it "
-            "from there.",
-            FutureWarning,
-            stacklevel=2,
-        )
-        return getattr(importlib.import_module("brainalign.runs"), _MOVED[name])
-    raise AttributeError(f"module 'brainalign.captions' has no attribute {name!r}")
+    return moved_attribute(__name__, name, _MOVED, "brainalign.runs")

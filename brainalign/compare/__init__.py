@@ -35,18 +35,10 @@ __all__ = [
 
 
 #: Pipelines that moved to :mod:`brainalign.runs` (served from there, with a warning).
-_MOVED = ("run_sweep", "collect_sweep")
+_MOVED = {"run_sweep": "run_sweep", "collect_sweep": "collect_sweep"}
 
 
 def __getattr__(name: str):
-    if name in _MOVED:
-        import importlib
-        import warnings
+    from brainalign._utils._moved import moved_attribute
 
-        warnings.warn(
-            f"brainalign.compare.{name} moved to brainalign.runs.{name}; import it from there.",
-            FutureWarning,
-            stacklevel=2,
-        )
-        return getattr(importlib.import_module("brainalign.runs"), name)
-    raise AttributeError(f"module 'brainalign.compare' has no attribute {name!r}")
+    return moved_attribute(__name__, name, _MOVED, "brainalign.runs")

@@ -72,18 +72,10 @@ __all__ = [
 
 
 #: Pipelines that moved to :mod:`brainalign.runs` (served from there, with a warning).
-_MOVED = ("fit_subject", "decode_subject")
+_MOVED = {"fit_subject": "fit_subject", "decode_subject": "decode_subject"}
 
 
 def __getattr__(name: str):
-    if name in _MOVED:
-        import importlib
-        import warnings
+    from brainalign._utils._moved import moved_attribute
 
-        warnings.warn(
-            f"brainalign.encoding.{name} moved to brainalign.runs.{name}; import it from there.",
-            FutureWarning,
-            stacklevel=2,
-        )
-        return getattr(importlib.import_module("brainalign.runs"), name)
-    raise AttributeError(f"module 'brainalign.encoding' has no attribute {name!r}")
+    return moved_attribute(__name__, name, _MOVED, "brainalign.runs")

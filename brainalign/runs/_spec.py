@@ -32,7 +32,8 @@ def _as_int(name: str, value, minimum: int) -> int:
         number = int(value)
     except (TypeError, ValueError):
         raise _invalid(name, f"an integer >= {minimum}", value) from None
-    if number != value and not isinstance(value, str) or number < minimum:
+    fractional = not isinstance(value, str) and number != value  # 2.5 is not 2
+    if fractional or number < minimum:
         raise _invalid(name, f"an integer >= {minimum}", value)
     return number
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from brainalign._utils import atomic_path, get_logger, warn, write_json_atomic
+from brainalign.exceptions import DataError
 from brainalign.runs._common import messages, now, recorded_warnings, versions
 from brainalign.runs._rundir import RunDir
 from brainalign.runs._spec import SweepSpec
@@ -187,7 +188,7 @@ def _finished(run: RunDir, task, spec: SweepSpec) -> bool:
         return False
     try:
         done = task_run.record.read().get("sweep_task")
-    except Exception:  # noqa: BLE001 - an unreadable record: redo the task
+    except DataError:  # an unreadable record: redo the task
         return False
     return done == task["spec"].result_key()
 

@@ -25,58 +25,71 @@ def _docstrings(tree) -> set[int]:
     return ids
 
 
+def record_names(tree) -> list[int]:
+    """Lines naming ``run.json``/``sweep.json`` as a file (not in docs or messages)."""
+    skip = _docstrings(tree)
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and id(node) not in skip:
+            text = node.value if isinstance(node.value, str) else ""
+            # a file name or path (messages and help texts may mention the record)
+            if ("run.json" in text or "sweep.json" in text) and " " not in text:
+                lines.append(node.lineno)
+    return lines
+
+
+def kind_branches(tree) -> list[int]:
+    """Lines comparing a space's ``kind`` or reading it with ``getattr``."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Attribute):
+            if node.left.attr == "kind" and "space" in ast.unparse(node.left.value):
+                lines.append(node.lineno)
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "getattr":
+            if len(node.args) > 1 and ast.unparse(node.args[1]) == "'kind'":
+                lines.append(node.lineno)
+    return lines
+
+
+def spec_parsing(tree) -> list[int]:
+    """Lines parsing a model spec by hand (``.startswith("open_clip:")``)."""
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "startswith"
+        and "open_clip:" in ast.unparse(node.args)
+    ]
+
+
+def _offenders(rule, exempt) -> list[str]:
+    return [
+        f"{name}:{line}" for name, tree in _modules() if not exempt(name) for line in rule(tree)
+    ]
+
+
 def test_only_the_runs_layer_names_the_run_record():
-    offenders = []
-    for name, tree in _modules():
-        if name.startswith("runs/"):
-            continue
-        skip = _docstrings(tree)
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and id(node) not in skip:
-                text = node.value if isinstance(node.value, str) else ""
-                # a file name or path (messages and help texts may mention the record)
-                if ("run.json" in text or "sweep.json" in text) and " " not in text:
-                    offenders.append(f"{name}:{node.lineno}")
-    assert offenders == []
+    assert _offenders(record_names, lambda name: name.startswith("runs/")) == []
 
 
 def test_no_code_branches_on_the_kind_of_a_space():
-    offenders = []
-    for name, tree in _modules():
-        if name in SPACES:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Compare) and isinstance(node.left, ast.Attribute):
-                if node.left.attr == "kind" and "space" in ast.unparse(node.left.value):
-                    offenders.append(f"{name}:{node.lineno}")
-            if isinstance(node, ast.Call) and ast.unparse(node.func) == "getattr":
-                if len(node.args) > 1 and ast.unparse(node.args[1]) == "'kind'":
-                    offenders.append(f"{name}:{node.lineno}")
-    assert offenders == []
+    assert _offenders(kind_branches, lambda name: name in SPACES) == []
 
 
 def test_model_specs_are_parsed_only_in_features():
-    offenders = []
-    for name, tree in _modules():
-        if name.startswith("features/"):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                if node.func.attr == "startswith" and "open_clip:" in ast.unparse(node.args):
-                    offenders.append(f"{name}:{node.lineno}")
-    assert offenders == []
+    assert _offenders(spec_parsing, lambda name: name.startswith("features/")) == []
 
 
-def test_the_rules_can_fail(tmp_path):
+def test_the_rules_find_planted_violations():
     tree = ast.parse(
-        'def f(space, m):\n    return space.kind == "volume" or m.startswith("open_clip:")\n'
+        '"""Writes run.json (a docstring: allowed)."""\n'
+        "def f(out, space, m):\n"
+        '    path = out / "run.json"\n'
+        '    raise ValueError("no run.json in this folder")  # a message: allowed\n'
+        '    if space.kind == "volume" or getattr(space, "kind", None):\n'
+        '        return m.startswith("open_clip:")\n'
     )
-    kinds = [
-        n
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Compare) and getattr(n.left, "attr", "") == "kind"
-    ]
-    calls = [
-        n for n in ast.walk(tree) if isinstance(n, ast.Call) and "open_clip:" in ast.unparse(n.args)
-    ]
-    assert kinds and calls
+    assert record_names(tree) == [3]
+    assert kind_branches(tree) == [5, 5]
+    assert spec_parsing(tree) == [6]
