@@ -1,6 +1,11 @@
 """Comparisons of representations: RSA (RDMs, comparisons, noise ceiling, bootstrap) and CKA."""
 
-from brainalign.compare._best import best_layers
+from brainalign.compare._best import (
+    best_layers,
+    choose_rows,
+    layer_selection_frequency,
+    selection_column,
+)
 from brainalign.compare._cka import CKA_FORMS, linear_cka
 from brainalign.compare._rsa import RDM, RDM_METHODS, compute_rdm
 from brainalign.compare._rsa_compare import RDM_COMPARISONS, compare_rdms
@@ -22,6 +27,9 @@ __all__ = [
     "RDM_COMPARISONS",
     "RDM_METHODS",
     "best_layers",
+    "choose_rows",
+    "layer_selection_frequency",
+    "selection_column",
     "bootstrap_compare",
     "compare_rdms",
     "compute_rdm",

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from brainalign._utils import atomic_path
+from brainalign.compare._best import choose_rows, selection_column
 
 #: Resolution of the saved PNGs.
 DPI = 100
@@ -94,7 +95,9 @@ def plot_model_roi_heatmap(roi_scores, metric="mean_r", path=None, *, models=Non
     """Best-layer score of every model (rows) in every ROI (columns), each cell naming it.
 
     Scores are averaged over subjects first; the best layer of a (model, ROI) is
-    then the one with the highest mean, so the colour is that layer's mean score.
+    then the one with the highest mean inner-CV score on the training images
+    (:func:`~brainalign.compare.best_layers`), and the colour is that layer's mean
+    test score (not the maximum over layers of the test scores).
 
     Parameters
     ----------
@@ -137,9 +140,10 @@ def plot_model_roi_heatmap(roi_scores, metric="mean_r", path=None, *, models=Non
 
 
 def _mean_over_subjects(roi_scores, metric) -> pd.DataFrame:
-    """``model, layer, roi, <metric>``: the mean over subjects (layers as text)."""
+    """``model, layer, roi, <metric>`` (and the selection column): means over subjects."""
     frame = roi_scores.assign(layer=roi_scores["layer"].astype(str))
-    mean = frame.groupby(["model", "layer", "roi"], sort=False)[metric].mean()
+    columns = list(dict.fromkeys([metric, selection_column(frame, metric=metric)]))
+    mean = frame.groupby(["model", "layer", "roi"], sort=False)[columns].mean()
     return mean.reset_index()
 
 
@@ -150,10 +154,8 @@ def _layer_order(roi_scores) -> list[str]:
 
 
 def _best_layers(mean, metric) -> pd.DataFrame:
-    """Per (model, ROI), the row of the layer with the highest score (NaN last)."""
-    ranked = mean.assign(_score=mean[metric].astype(float).fillna(-np.inf))
-    ranked = ranked.sort_values("_score", ascending=False, kind="stable")
-    return ranked.drop_duplicates(["model", "roi"]).sort_index().drop(columns="_score")
+    """Per (model, ROI), the row of the layer chosen on the inner-CV score (NaN last)."""
+    return choose_rows(mean, ["model", "roi"], metric=metric)
 
 
 def _profile(part, metric, layers, shared) -> tuple[list, np.ndarray]:

@@ -9,7 +9,9 @@ from brainalign.compare._rsa_compare import compare_rdms
 from brainalign.compare._rsa_stats import bootstrap_compare, noise_ceiling
 
 
-def rsa_table(layers, rois, n_bootstraps=0, comparison="spearman", seed=0) -> pd.DataFrame:
+def rsa_table(
+    layers, rois, n_bootstraps=0, comparison="spearman", seed=0, selection=None
+) -> pd.DataFrame:
     """Compare every layer's RDM with every ROI's RDM, across subjects.
 
     Subjects are compared on the test stimuli they all share (NSD subjects who
@@ -28,12 +30,17 @@ def rsa_table(layers, rois, n_bootstraps=0, comparison="spearman", seed=0) -> pd
         RDM comparison (see :data:`~brainalign.compare.RDM_COMPARISONS`).
     seed : int
         Bootstrap seed.
+    selection : tuple of (dict, dict), optional
+        The same layer and ROI RDMs on training images (each subject's own
+        subsample): ``value_train``, on which best layers are chosen, so the test
+        ``value`` of a chosen layer is not inflated by the choice.
 
     Returns
     -------
     pandas.DataFrame
         One row per (model, layer, roi): ``value`` (mean over subjects of the
-        comparison, each subject's layer RDM against its own ROI RDM),
+        comparison, each subject's layer RDM against its own ROI RDM, on test images),
+        ``value_train`` (the same on training images; NaN without ``selection``),
         ``value_low``/``value_high`` (bootstrap CI, NaN without bootstrap),
         ``nc_lower``/``nc_upper`` (noise ceiling across subjects, NaN with one
         subject), ``n_subjects``, ``n_stimuli``.
@@ -70,6 +77,7 @@ def rsa_table(layers, rois, n_bootstraps=0, comparison="spearman", seed=0) -> pd
                     "roi": roi,
                     "comparison": comparison,
                     "value": float(np.mean(values)),
+                    "value_train": _train_value(selection, model, layer, roi, comparison),
                     "value_low": low,
                     "value_high": high,
                     "nc_lower": lower,
@@ -79,6 +87,18 @@ def rsa_table(layers, rois, n_bootstraps=0, comparison="spearman", seed=0) -> pd
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _train_value(selection, model, layer, roi, comparison) -> float:
+    """Mean over subjects of the layer-ROI comparison on training images (NaN: none)."""
+    if selection is None:
+        return np.nan
+    layers, rois = selection
+    by_subject, roi_rdms = layers.get((model, layer), {}), rois.get(roi, {})
+    subjects = sorted(set(by_subject) & set(roi_rdms))
+    if not subjects:
+        return np.nan
+    return float(np.mean([compare_rdms(by_subject[s], roi_rdms[s], comparison) for s in subjects]))
 
 
 def _shared_ids(rdms) -> np.ndarray:

@@ -24,7 +24,14 @@ from brainalign.encoding._scores import (
     permutation_test,
     r2_per_target,
 )
-from brainalign.encoding._tables import roi_table, score_table, voxel_rois
+from brainalign.encoding._tables import (
+    N_BOOTSTRAPS,
+    inner_cv_r2,
+    roi_bootstrap_r,
+    roi_table,
+    score_table,
+    voxel_rois,
+)
 from brainalign.encoding._time_resolved import (
     TimeResolvedEncoding,
     chance_band,
@@ -37,6 +44,8 @@ from brainalign.encoding._time_resolved import (
 )
 
 __all__ = [
+    "N_BOOTSTRAPS",
+    "inner_cv_r2",
     "DEFAULT_ALPHAS",
     "BandedEncodingModel",
     "DecodingModel",
@@ -62,6 +71,7 @@ __all__ = [
     "permutation_test",
     "r2_per_target",
     "retrieve_captions",
+    "roi_bootstrap_r",
     "roi_table",
     "score_table",
     "split_half_ncsnr",

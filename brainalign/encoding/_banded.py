@@ -40,6 +40,9 @@ class BandedEncodingModel(RegressorMixin, BaseEstimator):
         Log weights of the spaces per target.
     best_alphas_ : ndarray of shape (n_targets,)
         Chosen global penalties.
+    cv_scores_ : ndarray of shape (n_targets,)
+        Cross-validated score of the chosen penalties (negative mean squared error,
+        averaged over folds; the best of the random search's iterations).
     """
 
     def __init__(self, spaces, alphas=None, n_iter=20, cv=5, backend="numpy", random_state=0):
@@ -104,6 +107,8 @@ class BandedEncodingModel(RegressorMixin, BaseEstimator):
             self.coef_ = np.asarray(backend.to_numpy(model.coef_), dtype=np.float32)
             self.deltas_ = np.asarray(backend.to_numpy(model.deltas_), dtype=np.float64)
             self.best_alphas_ = np.asarray(backend.to_numpy(model.best_alphas_), dtype=np.float64)
+            scores = np.asarray(backend.to_numpy(model.cv_scores_), dtype=np.float64)
+            self.cv_scores_ = scores.reshape(-1, Y.shape[1]).max(0)  # the chosen iteration's
         return self
 
     def predict(self, X, split: bool = False):

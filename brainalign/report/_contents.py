@@ -5,7 +5,9 @@ Files read (each optional; the report shows a section only for what is there):
 * ``run.json``: provenance (parameters, versions, data hashes, warnings); a sweep without
   one gives its manifest ``sweep.json`` (parameters and task statuses) instead;
 * ``roi_scores.parquet``: ``subject, model, layer, roi, mean_r, median_r, mean_ncr2,
-  frac_significant, n_targets`` (a sweep writes several models and layers);
+  frac_significant, n_targets`` and optionally ``mean_r_low, mean_r_high, mean_cv_r2,
+  n_ncr2`` (a sweep writes several models and layers);
+* ``layer_selection.parquet`` (compare): ``subject, model, roi, layer, frequency``;
 * ``scores.parquet``: only read for EEG runs (it has ``channel`` and ``time`` columns);
 * ``maps/*.nii.gz`` and ``figures/*.png`` (map figures are named ``*_stat-<stat>_<view>.png``);
 * ``captions.parquet``: ``subject, model, layer, unit, unit_kind, method, caption, keywords,
@@ -57,6 +59,7 @@ class RunContents:
     decoding: pd.DataFrame | None = None
     retrieved_captions: pd.DataFrame | None = None
     rsa: pd.DataFrame | None = None
+    layer_selection: pd.DataFrame | None = None
     top_images: dict = dataclasses.field(default_factory=dict)
     map_figures: list = dataclasses.field(default_factory=list)
     other_figures: list = dataclasses.field(default_factory=list)
@@ -105,6 +108,7 @@ def read_contents(run_dir) -> RunContents:
         decoding=_read_table(run, "decoding"),
         retrieved_captions=_read_table(run, "retrieved_captions"),
         rsa=_read_table(run, "rsa"),
+        layer_selection=_read_table(run, "layer_selection"),
         top_images=_find_top_images(run),
         map_figures=[p for p in figures if "_stat-" in p.name],
         other_figures=[p for p in figures if "_stat-" not in p.name],

@@ -21,7 +21,10 @@ def rsa_section(contents) -> Section | None:
     rsa = rsa.dropna(subset=["value"])  # a constant RDM (e.g. a dead layer) has no value
     if rsa.empty:
         return None
-    best = rsa.loc[rsa.groupby(["model", "roi"], sort=False)["value"].idxmax()]
+    from brainalign.compare import choose_rows, selection_column
+
+    on_train = selection_column(rsa, "value_train", "value") == "value_train"
+    best = choose_rows(rsa, ["model", "roi"], "value_train", "value")
     columns = [
         ("model", "model", 0),
         ("roi", "ROI", 0),
@@ -34,11 +37,21 @@ def rsa_section(contents) -> Section | None:
         ("n_subjects", "subjects", 0),
     ]
     method = str(rsa["comparison"].iloc[0]) if "comparison" in rsa else "comparison"
+    chosen = (
+        "The best layer of each ROI is the one whose RDM matches the ROI's RDM best on a "
+        "subsample of the training images; its similarity on the test images is shown."
+        if on_train
+        else "The best layer of each ROI is the one with the highest similarity on the test "
+        "images themselves (these runs have no training RDMs): an optimistic choice."
+    )
     section = Section(
         "rsa",
         "Representational similarity",
         f"Each layer's RDM compared with each ROI's RDM on the test images ({method}, mean "
-        "over subjects), with the noise ceiling across subjects.",
+        f"over subjects), with the noise ceiling across subjects. {chosen} CI: 95 % "
+        "bootstrap interval over test images. The noise ceiling bounds what any model "
+        "can reach given the disagreement between subjects (lower: each subject against "
+        "the others; upper: against all, itself included).",
     )
     section.items.append(table(best, columns, "rsa-table", "Best layer per ROI by RSA"))
     fig = _rsa_heatmap(rsa)

@@ -131,10 +131,14 @@ def layer_order(record: dict | None, *frames) -> list[str]:
 
 
 def best_layer_rows(frame: pd.DataFrame, keys) -> pd.DataFrame:
-    """Keep, per group of ``keys``, the row with the highest ``mean_r`` (file order kept)."""
-    ranked = frame.assign(_score=frame["mean_r"].astype(float).fillna(-float("inf")))
-    ranked = ranked.sort_values("_score", ascending=False, kind="stable")
-    return ranked.drop_duplicates(list(keys)).sort_index().drop(columns="_score")
+    """Keep, per group of ``keys``, the row of the layer chosen on the training images.
+
+    The choice is made on the inner-CV score (:func:`brainalign.compare.choose_rows`),
+    so the row's test scores are those of a layer chosen without the test stimuli.
+    """
+    from brainalign.compare import choose_rows
+
+    return choose_rows(frame, list(keys))
 
 
 def _in_file_order(rows: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
@@ -145,27 +149,82 @@ def _in_file_order(rows: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def roi_section(contents) -> Section | None:
-    """Build the ROI table: per (subject, model, ROI), the best layer's scores; sortable."""
+    """Build the ROI table: per (subject, model, ROI), the chosen layer's scores; sortable."""
     if contents.roi_scores is None or contents.roi_scores.empty:
         return None
     frame = with_keys(contents.roi_scores)
     several = varying(frame)
     best = _in_file_order(best_layer_rows(frame, ["subject", "model", "roi"]), frame)
+    best = _with_frequency(best, contents.layer_selection)
     columns = [(c, c, 0) for c in ("subject", "model") if c in several]
     columns += [("roi", "ROI", 0)]
     if "layer" in several:
         columns += [("layer", "best layer", 0)]
+        if "selection_frequency" in best:
+            columns += [("selection_frequency", "times best", 2)]
+    columns += [("mean_r", "mean r", 3)]
+    columns += [(c, t, 3) for c, t in (("mean_r_low", "CI low"), ("mean_r_high", "CI high"))
+                if c in best and best[c].notna().any()]  # fmt: skip
     columns += [
-        ("mean_r", "mean r", 3),
         ("median_r", "median r", 3),
         ("mean_ncr2", "mean ncR² (%)", 1),
+    ]
+    columns += [("n_ncr2", "targets with ncR²", 0)] if "n_ncr2" in best else []
+    columns += [
         ("frac_significant", "fraction significant", 2),
         ("n_targets", "targets", 0),
     ]
-    intro = "Held-out scores per ROI. Click a column header to sort."
-    if "layer" in several:
-        intro += " Each row shows the layer with the highest mean r."
-    return Section("roi-table", "ROI scores", intro, items=[table(best, columns, "roi-scores")])
+    return Section(
+        "roi-table", "ROI scores", _roi_intro(best, frame, "layer" in several),
+        items=[table(best, columns, "roi-scores")],
+    )  # fmt: skip
+
+
+def _with_frequency(best: pd.DataFrame, selection) -> pd.DataFrame:
+    """Add ``selection_frequency`` of each row's layer from a sweep's layer_selection."""
+    if selection is None or selection.empty:
+        return best
+    keys = ["subject", "model", "roi", "layer"]
+    found = selection.assign(layer=selection["layer"].astype(str)).set_index(keys)["frequency"]
+    index = pd.MultiIndex.from_frame(best[keys].assign(layer=best["layer"].astype(str)))
+    return best.assign(selection_frequency=found.reindex(index).to_numpy())
+
+
+def _roi_intro(best, frame, several_layers: bool) -> str:
+    """One sentence for each statistic of the ROI table."""
+    from brainalign.compare import selection_column
+
+    text = (
+        "Held-out scores per ROI: mean r is the mean over the ROI's targets of the "
+        "correlation of predicted and observed test responses"
+    )
+    if "mean_r_low" in best and best["mean_r_low"].notna().any():
+        text += ", with its 95 % bootstrap interval over test images (CI low, CI high)"
+    text += (
+        ". ncR² is r² as a percentage of the noise ceiling (the explainable variance), "
+        "averaged over the targets whose ceiling is high enough to normalise by; fraction "
+        "significant is the share of targets with a permutation p below 0.05 after "
+        "Benjamini-Hochberg FDR correction. Click a column header to sort."
+    )
+    if several_layers:
+        if selection_column(frame) == "mean_r":
+            text += (
+                " Each row shows the layer with the highest test mean r: these runs "
+                "recorded no inner-CV scores, so the choice saw the test images and its "
+                "score is optimistic."
+            )
+        else:
+            text += (
+                " Each row shows the layer with the highest inner cross-validated R² on "
+                "the training images; its scores are test scores the choice never saw."
+            )
+        if "selection_frequency" in best:
+            text += (
+                " Times best: the share of bootstrap resamples of the test images in "
+                "which that layer has the highest mean r (near 1: a stable ranking; near "
+                "1 / number of layers: the layers cannot be told apart)."
+            )
+    return text
 
 
 def _map_sort_key(path: Path):

@@ -221,7 +221,7 @@ def fit_one(
     started : float, optional
         ``time.perf_counter()`` when the run began (for ``timing``).
     before_record : callable, optional
-        ``before_record(test, features)`` runs after the fit's files are written and
+        ``before_record(test, features, train)`` runs after the fit's files are written and
         before ``run.json`` (a sweep task's RDMs), so it is part of the finished run.
 
     Returns
@@ -239,8 +239,9 @@ def fit_one(
     try:
         with recorded_warnings(show=False) as caught:
             result = _fit_and_write(spec, data, features, run, model, figures)
+            train = result.pop("train")
             if before_record is not None:
-                before_record(result["test"], result["features"])
+                before_record(result["test"], result["features"], train)
             result["paths"]["run"] = run.record.write(
                 {
                     **provenance(
@@ -264,19 +265,22 @@ def fit_one(
 
 
 def _fit_and_write(spec, data, features, run: RunDir, model: str, figures: bool) -> dict:
-    from brainalign.encoding import roi_table, score_table
+    from brainalign.encoding import inner_cv_r2, roi_table, score_table
 
     train, test = data.split()
     est, fs = _estimator(spec, features)
     est.fit(fs.align(train.stimulus_ids), train.responses)
     pred = est.predict(fs.align(test.stimulus_ids))
-    scores = score_table(test, pred, est.best_alphas_, spec.n_permutations, spec.seed)
+    cv_r2 = inner_cv_r2(est, train.responses)
+    scores = score_table(test, pred, est.best_alphas_, spec.n_permutations, spec.seed, cv_r2)
     for name, value in (("layer", spec.layer), ("model", model), ("subject", spec.subject)):
         scores.insert(0, name, value)
-    rois = roi_table(scores, test)
+    names, boot = _roi_bootstrap(test, pred, spec.seed)
+    rois = roi_table(scores, test, bootstrap=boot)
     run.path.mkdir(parents=True, exist_ok=True)
     paths = {"scores": run.write_table("scores", scores)}
     paths["roi_scores"] = run.write_table("roi_scores", rois)
+    paths["roi_bootstrap"] = run.write_table("roi_bootstrap", _long(names, boot))
     paths.update(_write_maps(spec, run, test, scores, model))
     paths["weights"] = _write_weights(run.weights_path(spec.subject, model, spec.layer), est, test)
     extra = _extra_scores(spec, scores, test)
@@ -292,8 +296,36 @@ def _fit_and_write(spec, data, features, run: RunDir, model: str, figures: bool)
         "extra_scores": extra,
         "paths": paths,
         "test": test,
+        "train": train,
         "features": fs,
     }
+
+
+def _roi_bootstrap(test, pred, seed: int) -> tuple[list, np.ndarray]:
+    """ROI mean r on bootstrap resamples of the test stimuli, rows in ``roi_names()`` order.
+
+    The resamples depend only on the seed and the number of test stimuli, so the
+    fits of a sweep on one subject share them: a sweep compares layers and models
+    on the same resamples (:func:`brainalign.compare.best_layers`).
+    """
+    from brainalign.encoding import N_BOOTSTRAPS, roi_bootstrap_r
+
+    names = test.roi_names()
+    masks = np.array([test.roi_mask(n) for n in names]).reshape(len(names), test.n_targets)
+    return names, roi_bootstrap_r(test.responses, pred, masks, N_BOOTSTRAPS, seed)
+
+
+def _long(names, boot):
+    """``roi, resample, mean_r`` rows of a bootstrap array (ROIs x resamples)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "roi": np.repeat(np.asarray(names, dtype=object), boot.shape[1]),
+            "resample": np.tile(np.arange(boot.shape[1]), len(names)),
+            "mean_r": boot.ravel(),
+        }
+    )
 
 
 def _estimator(spec: RunSpec, features: dict):

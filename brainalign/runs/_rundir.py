@@ -379,14 +379,25 @@ class RunDir:
         """Return the run directory of one sweep task."""
         return RunDir(self.tasks_dir / name)
 
-    def rdm_path(self, task: str, method: str, roi: str | None = None) -> Path:
-        """RDM of a task's layer (``roi=None``) or of one of its ROIs."""
-        part = "features" if roi is None else f"roi-{_rdm_label(roi)}"
-        return self.path / "rsa" / f"{task}_{part}_{method}.npz"
+    def rdm_path(self, task: str, method: str, roi: str | None = None, split="test") -> Path:
+        """RDM of a task's layer (``roi=None``) or of one of its ROIs.
 
-    def roi_rdms(self, task: str, method: str) -> list[Path]:
+        ``split="train"``: the RDM on the task's selection subsample of training
+        images (``rsa/train/``), on which best layers are chosen.
+        """
+        part = "features" if roi is None else f"roi-{_rdm_label(roi)}"
+        return self._rdm_folder(split) / f"{task}_{part}_{method}.npz"
+
+    def roi_rdms(self, task: str, method: str, split: str = "test") -> list[Path]:
         """Every ROI RDM of a task, sorted."""
-        return sorted((self.path / "rsa").glob(f"{task}_roi-*_{method}.npz"))
+        return sorted(self._rdm_folder(split).glob(f"{task}_roi-*_{method}.npz"))
+
+    def _rdm_folder(self, split: str) -> Path:
+        if split not in ("test", "train"):
+            raise ParameterError(
+                f"Invalid value for 'split': expected 'test' or 'train'; got {split!r}."
+            )
+        return self.path / "rsa" / ("train" if split == "train" else "")
 
 
 def _rdm_label(text: str) -> str:

@@ -454,8 +454,8 @@ def _rdm_step(run: RunDir, name: str, rsa: str):
     """Return the step writing a task's RDMs (``rsa`` dissimilarity) before its record."""
     from brainalign.runs._sweep_rsa import write_task_rdms
 
-    def step(test, features):
-        write_task_rdms(run, name, test, features, rsa)
+    def step(test, features, train):
+        write_task_rdms(run, name, test, features, rsa, train=train)
 
     return step
 
@@ -476,7 +476,7 @@ def collect_sweep(out, figures: bool = True) -> dict:
         ``roi_scores``, ``scores`` (all finished tasks, sorted), ``failed``
         (task -> error) and ``paths``.
     """
-    from brainalign.compare import best_layers
+    from brainalign.compare import best_layers, layer_selection_frequency
 
     run = RunDir(out)
     manifest = run.manifest.read()
@@ -488,7 +488,7 @@ def collect_sweep(out, figures: bool = True) -> dict:
     }
     done = sorted(n for n, s in manifest["tasks"].items() if s["status"] == "done")
     failed = {n: s["error"] for n, s in manifest["tasks"].items() if s["status"] == "failed"}
-    rois, scores = [], []
+    rois, scores, boots = [], [], []
     for name in done:
         task = run.task(name)
         params = task.record.read()["parameters"]
@@ -498,6 +498,10 @@ def collect_sweep(out, figures: bool = True) -> dict:
         }
         rois.append(task.read_table("roi_scores").assign(**extra))
         scores.append(task.read_table("scores").assign(**extra))
+        boot = task.read_table("roi_bootstrap")
+        if boot is not None:
+            keys = rois[-1][["subject", "model", "layer"]].iloc[:1].to_dict("records")
+            boots.append(boot.assign(**(keys[0] if keys else {})))
     if not rois:
         return {
             "roi_scores": pd.DataFrame(),
@@ -514,7 +518,11 @@ def collect_sweep(out, figures: bool = True) -> dict:
         name: run.write_table(name, t)
         for name, t in (("roi_scores", roi_scores), ("scores", all_scores))
     }
-    paths["best_layers"] = run.write_table("best_layers", best_layers(roi_scores))
+    boot = pd.concat(boots, ignore_index=True) if len(boots) == len(done) else None
+    if boot is not None and len(boot):
+        table = layer_selection_frequency(boot)
+        paths["layer_selection"] = run.write_table("layer_selection", table)
+    paths["best_layers"] = run.write_table("best_layers", best_layers(roi_scores, bootstrap=boot))
     paths.update(_best_maps(run, all_scores, parameters, done))
     if figures:
         paths.update(_figures(run, roi_scores))
@@ -528,66 +536,60 @@ def collect_sweep(out, figures: bool = True) -> dict:
 def _best_maps(run: RunDir, scores, parameters, done) -> dict:
     """Best layer of every voxel per subject and model, and best model per subject.
 
-    Maps hold the 1-based layer (or model) number, with a JSON legend beside them,
-    and the r of the winner (``stat-bestr``).
+    Each voxel's layer (and model) is chosen on its inner-CV R² on the training
+    images (``cv_r2``); the maps hold the 1-based layer (or model) number, with a
+    JSON legend beside them, and the *test* r of the chosen layer (``stat-bestr``):
+    the choice never saw the test stimuli, so that r is not inflated by it.
     """
     if not {"i", "j", "k"} <= set(scores.columns):
         return {}  # no volume space (e.g. sensors): the tables say it all
+    select = "cv_r2" if "cv_r2" in scores and scores["cv_r2"].notna().any() else "r"
+    if select == "r":
+        warn(
+            "The sweep's fits recorded no inner-CV scores: best-layer maps are chosen on "
+            "the test r (optimistic)."
+        )
     paths = {}
     models = parameters["models"]
     for subject, sub in scores.groupby("subject", sort=True):
         prefix = f"sub-{int(subject):02d}"
         name = next(n for n in done if n.startswith(prefix + "_"))
         ref = run.task(name).volume_maps("r")[0]
-        best_per_model = []
+        winners_per_model = []
         for model, part in sub.groupby("requested_model", sort=False):
-            table = part.pivot_table(index=["i", "j", "k"], columns="layer_index", values="r")
-            best_per_model.append(table.max(axis=1).rename(models.index(model)))
-            if table.shape[1] < 2:
+            chosen = _chosen(part, "layer_index", select)
+            winners_per_model.append(chosen.assign(model_index=models.index(model)))
+            if part["layer_index"].nunique() < 2:
                 continue
-            stem = f"{prefix}_model-{clean_model(model)}"
-            layers = table.columns.to_numpy()[table.to_numpy().argmax(1)] + 1.0
             legend = dict(enumerate(parameters["layers"][model], start=1))
-            paths.update(
-                _winner_maps(
-                    run,
-                    ref,
-                    stem,
-                    "bestlayer",
-                    table.index,
-                    layers,
-                    table.max(axis=1).to_numpy(),
-                    legend,
-                )
-            )
-        if len(best_per_model) > 1:
-            table = pd.concat(best_per_model, axis=1)
-            winners = table.columns.to_numpy()[table.to_numpy().argmax(1)] + 1.0
+            stem = f"{prefix}_model-{clean_model(model)}"
+            paths.update(_winner_maps(run, ref, stem, "bestlayer", chosen, "layer_index", legend))
+        if len(winners_per_model) > 1:
+            chosen = _chosen(pd.concat(winners_per_model), "model_index", select)
             legend = {i + 1: m for i, m in enumerate(models)}
-            paths.update(
-                _winner_maps(
-                    run,
-                    ref,
-                    prefix,
-                    "bestmodel",
-                    table.index,
-                    winners,
-                    table.max(axis=1).to_numpy(),
-                    legend,
-                )
-            )
+            paths.update(_winner_maps(run, ref, prefix, "bestmodel", chosen, "model_index", legend))
     return paths
 
 
-def _winner_maps(run: RunDir, ref_path, stem, stat, index, numbers, best_r, legend) -> dict:
-    """Write ``<stem>_stat-<stat>.nii.gz`` (winner numbers), its legend and its r map."""
+def _chosen(part, candidate: str, select: str):
+    """Per voxel (``i, j, k``), the row of the ``candidate`` with the highest ``select``."""
+    ranked = part.assign(_score=part[select].astype(float).fillna(-np.inf))
+    ranked = ranked.sort_values(["_score", candidate], ascending=[False, True], kind="stable")
+    return (
+        ranked.drop_duplicates(["i", "j", "k"]).sort_values(["i", "j", "k"]).drop(columns="_score")
+    )
+
+
+def _winner_maps(run: RunDir, ref_path, stem, stat, chosen, candidate, legend) -> dict:
+    """Write ``<stem>_stat-<stat>.nii.gz`` (winner numbers), its legend and its test r map."""
     import nibabel as nib
 
     ref = nib.load(ref_path)
-    ijk = tuple(np.asarray(index.tolist(), dtype=int).T)
+    ijk = tuple(chosen[["i", "j", "k"]].to_numpy(dtype=int).T)
     paths = {}
     r_stat = "bestr" if stat == "bestlayer" else "bestmodelr"
-    for name, values in ((stat, numbers), (r_stat, best_r)):
+    numbers = chosen[candidate].to_numpy(dtype=float) + 1.0
+    for name, values in ((stat, numbers), (r_stat, chosen["r"].to_numpy(dtype=float))):
         data = np.zeros(ref.shape, np.float32)
         data[ijk] = values
         path = run.named_map(stem, name)

@@ -7,13 +7,19 @@ import numpy as np
 from brainalign._utils import atomic_path
 from brainalign.runs._rundir import RunDir
 
+#: Training images per subject on which RSA best layers are chosen (a seeded subsample:
+#: an RDM grows with the square of its stimuli).
+N_SELECTION_STIMULI = 500
 
-def write_task_rdms(run: RunDir, task: str, test, features, method: str) -> None:
+
+def write_task_rdms(run: RunDir, task: str, test, features, method: str, train=None) -> None:
     """Write the RDMs a fit task can give: its subject's ROIs and its layer.
 
     File names carry the dissimilarity (:meth:`RunDir.rdm_path`), so a sweep rerun
     with another ``rsa`` method never reads RDMs of the first one, and a task is
-    finished only when its RDMs of the requested method exist.
+    finished only when its RDMs of the requested method exist. With ``train``, the
+    same RDMs on a seeded subsample of its training images (the same subsample for
+    every task of a subject) are written too: best layers are chosen on those.
 
     Parameters
     ----------
@@ -27,20 +33,40 @@ def write_task_rdms(run: RunDir, task: str, test, features, method: str) -> None
         The task's features.
     method : str
         Dissimilarity.
+    train : BrainData, optional
+        The task's training data.
     """
+    splits = [("test", test)]
+    if train is not None:
+        splits.append(("train", _subsample(train, N_SELECTION_STIMULI)))
+    for split, data in splits:
+        _write_rdms(run, task, data, features, method, split)
+
+
+def _subsample(data, n: int):
+    """At most ``n`` stimuli of ``data``, drawn with a fixed seed from its sorted ids."""
+    ids = np.sort(np.asarray(data.stimulus_ids))
+    if len(ids) <= n:
+        return data
+    keep = np.random.default_rng(0).choice(len(ids), n, replace=False)
+    return data.select_stimuli(ids[np.sort(keep)])
+
+
+def _write_rdms(run: RunDir, task: str, data, features, method: str, split: str) -> None:
     from brainalign.compare import compute_rdm
 
-    for roi in test.roi_names():
-        part = test.select_rois(roi)
+    for roi in data.roi_names():
+        part = data.select_rois(roi)
         if part.n_targets < 2:
             continue
         rdm = compute_rdm(part.responses, part.stimulus_ids, method=method)
-        _save(run.rdm_path(task, method, roi), rdm, roi)
-    feats = features.align(test.stimulus_ids)
-    _save(run.rdm_path(task, method), compute_rdm(feats, test.stimulus_ids, method))
+        _save(run.rdm_path(task, method, roi, split), rdm, roi)
+    feats = features.align(data.stimulus_ids)
+    rdm = compute_rdm(feats, data.stimulus_ids, method)
+    _save(run.rdm_path(task, method, split=split), rdm)
 
 
-def task_rdms(run: RunDir, tasks, method: str):
+def task_rdms(run: RunDir, tasks, method: str, split: str = "test"):
     """Read the layer and ROI RDMs of finished tasks.
 
     Returns
@@ -50,11 +76,11 @@ def task_rdms(run: RunDir, tasks, method: str):
     """
     rois, layers = {}, {}
     for t in tasks:
-        path = run.rdm_path(t["name"], method)
+        path = run.rdm_path(t["name"], method, split=split)
         if not path.exists():
             continue
         layers.setdefault((t["model"], t["layer"]), {})[t["subject"]] = _load(path)[0]
-        for roi_path in run.roi_rdms(t["name"], method):
+        for roi_path in run.roi_rdms(t["name"], method, split):
             rdm, roi = _load(roi_path)
             rois.setdefault(roi, {}).setdefault(t["subject"], rdm)
     return layers, rois
@@ -69,12 +95,14 @@ def write_rsa_table(run: RunDir, parameters: dict, done) -> object:
         params = run.task(name).record.read()["parameters"]
         tasks.append({"name": name, **{k: params[k] for k in ("subject", "model", "layer")}})
     layers, rois = task_rdms(run, tasks, parameters["rsa"])
+    selection = task_rdms(run, tasks, parameters["rsa"], split="train")
     table = rsa_table(
         layers,
         rois,
         n_bootstraps=parameters["n_bootstraps"],
         comparison=parameters["rsa_comparison"],
         seed=parameters["seed"],
+        selection=selection if selection[0] else None,
     )
     return run.write_table("rsa", table)
 
