@@ -42,10 +42,18 @@ def run(args) -> int:
 
     result = run_fit(RunSpec.from_args(args), args.out, progress=not args.quiet)
     rois = result["roi_scores"]
+    columns = ["roi", "n_targets", "mean_r", "mean_r_low", "mean_r_high", "mean_ncr2"]
+    columns += ["n_ncr2", "frac_significant"]
     print(
-        rois[["roi", "n_targets", "mean_r", "mean_ncr2", "frac_significant"]].to_string(
+        rois[[c for c in columns if c in rois]].to_string(
             index=False, float_format=lambda v: f"{v:.3f}"
         )
+    )
+    print(
+        "mean_r: mean held-out r of the ROI's targets, mean_r_low/high its 95 % bootstrap "
+        "interval over test images; mean_ncr2: mean ncR² (%) over the n_ncr2 targets whose "
+        "noise ceiling is high enough to normalise by; frac_significant: share of targets "
+        "with FDR-corrected permutation p < 0.05."
     )
     for extra in result["extra_scores"]:  # the dataset's own metric (algonauts2023)
         print(extra.text)

@@ -135,7 +135,7 @@ def plot_model_roi_heatmap(roi_scores, metric="mean_r", path=None, *, models=Non
     for i, j, layer in named if len(named) <= 600 else ():  # name the best layer
         light = image.norm(values[i, j]) > 0.6  # dark text on a light cell
         ax.text(j, i, layer, color="black" if light else "white", **text)
-    fig.colorbar(image, ax=ax, label=f"best layer's {_label(metric)}")
+    fig.colorbar(image, ax=ax, label=f"chosen layer's test {_label(metric)}")
     return _save(fig, path)
 
 

@@ -20,7 +20,11 @@ _KNOWN_KEYS = ("command", "date", "versions", "parameters", "data", "seed", "war
 #: Figures a sweep draws itself (``brainalign compare``), shown in the sweep section.
 SWEEP_FIGURES = {
     "layer_profiles.png": ("Layer profile per ROI.", "sweep-profiles"),
-    "model_roi_heatmap.png": ("Model × ROI: the best layer's score.", "sweep-heatmap"),
+    "model_roi_heatmap.png": (
+        "Model × ROI: mean test r of the layer chosen on the training images (inner CV); "
+        "cells name the layer.",
+        "sweep-heatmap",
+    ),
 }
 #: Most ROIs drawn as layer-profile panels.
 MAX_PROFILE_ROIS = 48
@@ -314,7 +318,7 @@ def _heatmap_figure(frame, models, rois) -> dict:
     from brainalign.compare import plot_model_roi_heatmap
 
     fig = plot_model_roi_heatmap(frame, models=models, rois=rois)
-    caption = "Model × ROI: the best layer's mean r (cells name the layer)."
+    caption = SWEEP_FIGURES["model_roi_heatmap.png"][0]
     return figure(_plots.figure_uri(fig), caption, "sweep-heatmap")
 
 

@@ -66,7 +66,10 @@ def decoding_section(contents) -> Section | None:
         "decoding",
         "Decoding",
         "Brain responses decoded into model space: identification accuracy and other metrics "
-        "beside their chance level.",
+        "beside their chance level. Chance is what a decoder without information scores "
+        "on these test images: the expected value of the metric under the null (1 / n "
+        "images for top-1, 5 / n for top-5, 0.5 for 2-way identification) and, for a "
+        "median rank, the median of the null distribution.",
     )
     if (~timed).any():
         section.items += _static_items(frame[~timed])

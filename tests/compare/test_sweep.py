@@ -61,14 +61,28 @@ def test_sweep_recovers_the_planted_layer_of_every_roi(serial_sweep, ground_trut
     for subject in (1, 2):
         found = best[best["subject"] == subject].set_index("roi")["best_layer"]
         assert {roi: found[roi] for roi in planted} == planted
-    # the layer-number map agrees with the per-voxel table
+    # the sweep's own table: chosen on the training images, stable for planted ROIs
+    written = pd.read_parquet(serial_sweep / "best_layers.parquet")
+    assert written["selected_on"].eq("inner CV (train)").all()
+    sub1 = written[written["subject"] == 1].set_index("roi")
+    assert (sub1.loc[list(planted), "selection_frequency"] > 0.9).all()
+    assert (sub1["best_mean_r_low"] <= sub1["best_mean_r"]).all()
+    assert (sub1["best_mean_r"] <= sub1["best_mean_r_high"]).all()
+    # the layer-number map: each voxel's layer chosen on its inner-CV R² (training
+    # images), and the r map holds the chosen layer's test r
     scores = pd.read_parquet(serial_sweep / "scores.parquet")
-    img = nib.load(next((serial_sweep / "maps").glob("sub-01_*_stat-bestlayer.nii.gz")))
+    maps = serial_sweep / "maps"
+    img = nib.load(next(maps.glob("sub-01_*_stat-bestlayer.nii.gz")))
     sub1 = scores[scores["subject"] == 1]
-    wide = sub1.pivot_table(index=["i", "j", "k"], columns="layer_index", values="r")
-    expected = wide.to_numpy().argmax(1) + 1
-    ijk = tuple(np.asarray(wide.index.tolist()).T)
-    np.testing.assert_array_equal(np.asarray(img.dataobj)[ijk], expected)
+    cv = sub1.pivot_table(index=["i", "j", "k"], columns="layer_index", values="cv_r2")
+    r = sub1.pivot_table(index=["i", "j", "k"], columns="layer_index", values="r")
+    expected = cv.to_numpy().argmax(1)
+    ijk = tuple(np.asarray(cv.index.tolist()).T)
+    np.testing.assert_array_equal(np.asarray(img.dataobj)[ijk], expected + 1)
+    best_r = nib.load(next(maps.glob("sub-01_*_stat-bestr.nii.gz"))).get_fdata()[ijk]
+    chosen_r = r.to_numpy()[np.arange(len(r)), expected]
+    np.testing.assert_allclose(best_r, chosen_r, atol=1e-6)
+    assert (expected != r.to_numpy().argmax(1)).any()  # not the choice on the test r
     legend = json.loads(next((serial_sweep / "maps").glob("sub-01_*bestlayer.json")).read_text())
     assert legend["values"] == {"1": "layer2", "2": "layer4", "3": "layer6"}
     assert (serial_sweep / "figures" / "layer_profiles.png").stat().st_size > 10_000
@@ -81,9 +95,10 @@ def test_rsa_finds_the_planted_layers_and_equals_a_direct_computation(
     from brainalign.compare import compare_rdms, compute_rdm
 
     rsa = pd.read_parquet(serial_sweep / "rsa.parquet")
-    best = rsa.loc[rsa.groupby("roi")["value"].idxmax()].set_index("roi")["layer"]
     planted = {roi: t["layer"] for roi, t in ground_truth["rois"].items() if t["layer"]}
-    assert {roi: best[roi] for roi in planted} == planted
+    for column in ("value", "value_train"):  # chosen on test, and on training images
+        best = rsa.loc[rsa.groupby("roi")[column].idxmax()].set_index("roi")["layer"]
+        assert {roi: best[roi] for roi in planted} == planted
     assert (rsa["nc_lower"] <= rsa["nc_upper"]).all()
     assert ((rsa["value_low"] <= rsa["value"]) & (rsa["value"] <= rsa["value_high"])).all()
     # one cell by hand: FFA-1 x layer6, mean Spearman over the two subjects
