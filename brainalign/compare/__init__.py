@@ -27,18 +27,18 @@ __all__ = [
     "RDM_COMPARISONS",
     "RDM_METHODS",
     "best_layers",
-    "choose_rows",
-    "layer_selection_frequency",
-    "selection_column",
     "bootstrap_compare",
+    "choose_rows",
     "compare_rdms",
     "compute_rdm",
+    "layer_selection_frequency",
     "linear_cka",
     "noise_ceiling",
     "plot_layer_profiles",
     "plot_model_roi_heatmap",
     "plot_rdm",
     "rsa_table",
+    "selection_column",
 ]
 
 

@@ -37,6 +37,7 @@ from brainalign.encoding._time_resolved import (
     chance_band,
     classify_over_time,
     decode_over_time,
+    onset_time,
     peak_curve,
     peak_latencies,
     temporal_generalization,
@@ -44,12 +45,11 @@ from brainalign.encoding._time_resolved import (
 )
 
 __all__ = [
-    "N_BOOTSTRAPS",
-    "inner_cv_r2",
-    "DEFAULT_ALPHAS",
     "BandedEncodingModel",
+    "DEFAULT_ALPHAS",
     "DecodingModel",
     "EncodingModel",
+    "N_BOOTSTRAPS",
     "TimeResolvedEncoding",
     "caption_retrieval_scores",
     "challenge_scores",
@@ -63,7 +63,9 @@ __all__ = [
     "identification_accuracy",
     "identification_rank",
     "identification_scores",
+    "inner_cv_r2",
     "noise_normalized_r2",
+    "onset_time",
     "pairwise_identification",
     "peak_curve",
     "peak_latencies",

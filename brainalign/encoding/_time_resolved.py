@@ -8,8 +8,8 @@ Decoding goes the other way: the channels at one time point (or a sliding window
 time points) are regressed onto a model embedding, and the predicted embedding
 identifies the seen stimulus among the candidates (zero-shot identification by
 cosine similarity; top-1 / top-5 / pairwise). Labels (e.g. face vs house) are
-classified over time with cross-validated scikit-learn classifiers, with an
-analytic chance band.
+classified over time with cross-validated scikit-learn classifiers, against a
+label-permutation null corrected over time (max statistic and cluster mass).
 """
 
 from __future__ import annotations
@@ -539,6 +539,11 @@ def temporal_generalization(
 
 
 # -- classification of a label over time ----------------------------------------------
+#: Permutations of the labels behind the chance band of :func:`classify_over_time`.
+N_PERMUTATIONS = 200
+NULLS = ("permutation", "analytic")
+
+
 def _classifier(name: str):
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
     from sklearn.linear_model import LogisticRegression
@@ -551,13 +556,19 @@ def _classifier(name: str):
 
 
 def chance_band(labels, n_tests: int = 1, alpha: float = 0.05, scoring="roc_auc"):
-    """Chance level and a two-sided band of a cross-validated score under no effect.
+    """Chance level and a two-sided band of a fixed scorer's score under no effect.
 
-    ``roc_auc``: the Mann-Whitney null of the AUC over all out-of-fold decision
-    values, ``0.5 +/- z sqrt((n1 + n0 + 1) / (12 n1 n0))``. ``accuracy``: binomial
+    Exact (up to the normal approximation) only for a *fixed* scorer, e.g. one
+    trained model's decision values on independent test labels. It is too narrow
+    for cross-validated scores pooled over fold classifiers, whose null varies more
+    (1.39 times the Mann-Whitney SD on the N170 recording): use the permutation
+    null of :func:`classify_over_time` for those.
+
+    ``roc_auc``: the Mann-Whitney null of the AUC,
+    ``0.5 +/- z sqrt((n1 + n0 + 1) / (12 n1 n0))``. ``accuracy``: binomial
     quantiles of the fraction correct with success probability equal to the
     majority-class proportion. ``alpha`` is Bonferroni-corrected over ``n_tests``
-    (e.g. the number of time points).
+    (e.g. the number of time points) and split between the two sides.
 
     Parameters
     ----------
@@ -566,7 +577,7 @@ def chance_band(labels, n_tests: int = 1, alpha: float = 0.05, scoring="roc_auc"
     n_tests : int
         Number of scores tested together.
     alpha : float
-        Family-wise error rate of the band.
+        Family-wise error rate of the band (both sides together).
     scoring : {"roc_auc", "accuracy"}
         Score.
 
@@ -583,13 +594,16 @@ def chance_band(labels, n_tests: int = 1, alpha: float = 0.05, scoring="roc_auc"
     if scoring == "roc_auc":
         if counts.size != 2:
             raise DataError(f"ROC AUC needs two classes; got {counts.size}.")
-        n1, n0 = counts
-        sd = np.sqrt((n1 + n0 + 1) / (12.0 * n1 * n0))
         z = stats.norm.isf(level)
-        return 0.5, 0.5 - z * sd, 0.5 + z * sd
+        return 0.5, 0.5 - z * _mann_whitney_sd(counts), 0.5 + z * _mann_whitney_sd(counts)
     n, p = counts.sum(), counts.max() / counts.sum()
     low, high = stats.binom.ppf(level, n, p), stats.binom.isf(level, n, p)
     return float(p), float(low / n), float(high / n)
+
+
+def _mann_whitney_sd(counts) -> float:
+    n1, n0 = counts
+    return float(np.sqrt((n1 + n0 + 1) / (12.0 * n1 * n0)))
 
 
 def classify_over_time(
@@ -600,9 +614,22 @@ def classify_over_time(
     cv=5,
     scoring="roc_auc",
     alpha=0.05,
+    null="permutation",
+    n_permutations=N_PERMUTATIONS,
     random_state=0,
 ) -> pd.DataFrame:
     """Cross-validated classification of a trial label at every time point.
+
+    The score of a window pools the out-of-fold predictions of the fold
+    classifiers. Its chance band comes by default from a permutation null: the
+    labels are shuffled ``n_permutations`` times and every shuffle is scored as
+    the real labels are (the same splitter applied to the shuffled labels, so
+    stratified folds stay stratified; the same classifier and scoring), giving a
+    null curve over time per shuffle. The band and ``p_fwe`` use the maximum (minimum) of
+    each null curve over the windows, so they hold family-wise over time whatever
+    the correlation between windows. Clusters are runs of contiguous windows with
+    ``p <= alpha``; a cluster's mass (the sum of ``score - chance`` over it) is
+    compared with the largest cluster mass of each null curve.
 
     Parameters
     ----------
@@ -613,7 +640,10 @@ def classify_over_time(
         for the N170 recordings).
     classifier : {"lda", "logistic"} or scikit-learn classifier
         Shrinkage LDA (Ledoit-Wolf), standardised logistic regression, or any
-        classifier with ``decision_function``.
+        classifier with ``decision_function``. Two-class ``"lda"`` is refitted for
+        all permutations at once (vectorised, identical to scikit-learn's); any
+        other classifier is refitted once per permutation, fold and window (slow:
+        lower ``n_permutations``).
     window : int
         Time points per sliding window.
     cv : int or splitter
@@ -621,64 +651,398 @@ def classify_over_time(
     scoring : {"roc_auc", "accuracy"}
         Score of the pooled out-of-fold predictions.
     alpha : float
-        Family-wise level of the chance band (Bonferroni over the windows).
+        Family-wise error rate of each side of the band, of ``significant`` and
+        of ``significant_cluster``; also the per-window level forming clusters.
+    null : {"permutation", "analytic"}
+        Null distribution of the score: label permutations (default), or the
+        fixed-scorer band of :func:`chance_band` (Bonferroni over the windows;
+        too narrow for pooled cross-validated scores, kept for comparison).
+    n_permutations : int
+        Label shuffles of the permutation null (at least ``1 / alpha - 1``).
     random_state : int
-        Seed of the fold assignment.
+        Seed of the fold assignment and of the permutations.
 
     Returns
     -------
     pandas.DataFrame
-        One row per window: ``time``, ``tmin``, ``tmax``, ``score``, ``chance``,
-        ``chance_low``, ``chance_high``, ``n_trials``.
-    """
-    from sklearn.base import clone
-    from sklearn.model_selection import StratifiedKFold
+        One row per window, in time order:
 
+        - ``time``, ``tmin``, ``tmax``: window centre, first and last time (s).
+        - ``score``: cross-validated score with the real labels.
+        - ``chance``: mean null score of the window (0.5 AUC in theory).
+        - ``chance_low``, ``chance_high``: under no effect, the score of *any*
+          window falls below ``chance_low`` (rises above ``chance_high``) with
+          probability at most ``alpha``.
+        - ``p``: chance that a null score of this window reaches ``score``
+          (uncorrected, one-sided).
+        - ``p_fwe``: chance that the highest null score over all windows reaches
+          ``score`` (family-wise corrected over time, one-sided).
+        - ``significant``: ``score > chance_high`` (equivalently ``p_fwe <= alpha``).
+        - ``cluster``: 1, 2, ... numbering the runs of windows with ``p <= alpha``;
+          0 outside them.
+        - ``p_cluster``: chance that the largest null cluster mass reaches that of
+          this window's cluster (NaN outside clusters).
+        - ``significant_cluster``: in a cluster with ``p_cluster <= alpha``.
+        - ``n_trials``, ``n_permutations`` (0 for the analytic null).
+
+        The analytic null gives normal (binomial) ``p``, Bonferroni ``p_fwe`` and
+        no clusters. :func:`onset_time` reads the onset off the table.
+
+    Raises
+    ------
+    ParameterError
+        If ``labels``, ``classifier``, ``scoring``, ``alpha``, ``null`` or
+        ``n_permutations`` is invalid.
+    """
     space = check_sensor_space(data)
     check_option("scoring", scoring, SCORINGS)
+    check_option("null", null, NULLS)
+    alpha = _check_alpha(alpha)
     y = np.asarray(data.stimulus_ids if labels is None else labels)
     if y.shape != (data.n_rows,):
         raise ParameterError(
             f"Invalid value for 'labels': expected one label per trial ({data.n_rows}); "
             f"got shape {y.shape}."
         )
+    fast = isinstance(classifier, str) and classifier == "lda" and np.unique(y).size == 2
     if isinstance(classifier, str):
         check_option("classifier", classifier, CLASSIFIERS)
         classifier = _classifier(classifier)
-    splitter = (
-        StratifiedKFold(cv, shuffle=True, random_state=random_state) if isinstance(cv, int) else cv
-    )
-    folds = list(splitter.split(np.zeros(len(y)), y))
+    classes, codes = np.unique(y, return_inverse=True)
+    n_perm = 0 if null == "analytic" else _check_n_permutations(n_permutations, alpha)
+    codes = _label_matrix(codes, n_perm, random_state)
+    folds = _fold_matrix(codes, cv, random_state)
     windows = _windows(space, window)
-    chance, low, high = chance_band(y, len(windows), alpha, scoring)
-    rows = []
-    for cols, t, t0, t1 in windows:
-        X = data.responses[:, cols]
-        out = np.empty(len(y), dtype=float if scoring == "roc_auc" else y.dtype)
-        for tr, te in folds:
-            est = clone(classifier).fit(X[tr], y[tr])
-            out[te] = est.decision_function(X[te]) if scoring == "roc_auc" else est.predict(X[te])
-        score = _score(y, out, scoring, est.classes_ if scoring == "roc_auc" else None)
-        rows.append(
-            {
-                "time": t,
-                "tmin": t0,
-                "tmax": t1,
-                "score": score,
-                "chance": chance,
-                "chance_low": low,
-                "chance_high": high,
-                "n_trials": len(y),
-            }
+    scores = _window_scores(data, windows, codes, classes, folds, classifier, scoring, fast)
+    table = pd.DataFrame(
+        {
+            "time": [w[1] for w in windows],
+            "tmin": [w[2] for w in windows],
+            "tmax": [w[3] for w in windows],
+            "score": scores[0],
+        }
+    )
+    stats = _analytic_null(scores[0], y, alpha, scoring) if not n_perm else _max_stat(scores, alpha)
+    for name, values in stats.items():
+        table[name] = values
+    table["n_trials"] = len(y)
+    table["n_permutations"] = n_perm
+    return table
+
+
+def _window_scores(data, windows, codes, classes, folds, classifier, scoring, fast):
+    """Scores (n_rows of codes, n_windows): row 0 the real labels, then the shuffles."""
+    from threadpoolctl import threadpool_limits
+
+    scores = np.empty((codes.shape[0], len(windows)))
+    with threadpool_limits(1, user_api="blas"):  # threads only slow these thin products
+        for k, (cols, *_) in enumerate(windows):
+            X = np.asarray(data.responses[:, cols])
+            if fast:
+                out = _lda_decisions(X, codes, folds)
+                out = out if scoring == "roc_auc" else (out > 0).astype(int)
+            else:
+                out = _refit_predictions(X, codes, classes, folds, classifier, scoring)
+            scores[:, k] = _batch_scores(codes, out, scoring)
+    return scores
+
+
+def _check_alpha(alpha) -> float:
+    if not (isinstance(alpha, (int, float, np.floating)) and 0 < alpha < 1):
+        raise ParameterError(
+            f"Invalid value for 'alpha': expected a level between 0 and 1; got {alpha!r}."
         )
-    return pd.DataFrame(rows)
+    return float(alpha)
 
 
-def _score(y, out, scoring, classes) -> float:
-    from sklearn.metrics import roc_auc_score
+def _check_n_permutations(n_permutations, alpha) -> int:
+    n = check_positive_int("n_permutations", n_permutations)
+    if int(np.floor(alpha * (n + 1) + 1e-9)) < 1:
+        raise ParameterError(
+            f"Invalid value for 'n_permutations': expected at least "
+            f"{int(np.ceil(1 / alpha - 1))} permutations for alpha={alpha}; got {n}."
+        )
+    return n
 
-    if scoring == "accuracy":
-        return float(np.mean(out == y))
+
+def _fold_matrix(codes, cv, random_state) -> np.ndarray:
+    """Test fold of every trial (n_rows, n_trials): the splitter applied to each label row.
+
+    Splitting each shuffle as the real labels are split keeps the permutations
+    exchangeable with the real labels (a stratified split stays stratified).
+    """
+    if isinstance(cv, (int, np.integer)):
+        return _stratified_folds(codes, cv, random_state)
+    folds = np.full(codes.shape, -1)
+    for row, code in enumerate(codes):
+        for k, (_, te) in enumerate(cv.split(np.zeros(code.size), code)):
+            if (folds[row, te] >= 0).any():
+                raise ParameterError(
+                    "Invalid value for 'cv': expected test folds that partition the "
+                    f"trials (each trial tested once); got {cv!r}."
+                )
+            folds[row, te] = k
+    if (folds < 0).any():
+        raise ParameterError(
+            f"Invalid value for 'cv': expected test folds covering every trial; got {cv!r}."
+        )
+    return folds
+
+
+def _stratified_folds(codes, n_splits, random_state) -> np.ndarray:
+    """Test folds of ``StratifiedKFold(n_splits, shuffle=True, random_state)``, per row.
+
+    The same assignment as scikit-learn's, computed without its per-call overhead:
+    the trials of each class, in index order, receive a shuffled fold pattern that
+    depends only on the class counts (classes ordered by first appearance).
+    """
+    counts = np.bincount(codes[0])
+    if not 2 <= n_splits <= counts.max():
+        raise ParameterError(
+            f"Invalid value for 'cv': expected 2 to {counts.max()} folds (the size of "
+            f"the largest class); got {n_splits}."
+        )
+    patterns: dict[tuple, np.ndarray] = {}
+    folds = np.empty(codes.shape, dtype=int)
+    for row, code in enumerate(codes):
+        _, first = np.unique(code, return_index=True)
+        encoded = np.argsort(np.argsort(first))[code]
+        key = tuple(np.bincount(encoded))
+        if key not in patterns:
+            patterns[key] = _fold_pattern(np.asarray(key), n_splits, random_state)
+        folds[row, np.argsort(encoded, kind="stable")] = patterns[key]
+    return folds
+
+
+def _fold_pattern(counts, n_splits, random_state) -> np.ndarray:
+    """Folds of the trials sorted by class, as scikit-learn's StratifiedKFold draws them."""
+    rng = np.random.RandomState(random_state)
+    order = np.repeat(np.arange(counts.size), counts)
+    allocation = np.array(
+        [np.bincount(order[i::n_splits], minlength=counts.size) for i in range(n_splits)]
+    )
+    pattern = []
+    for k in range(counts.size):
+        folds = np.arange(n_splits).repeat(allocation[:, k])
+        rng.shuffle(folds)
+        pattern.append(folds)
+    return np.concatenate(pattern)
+
+
+def _label_matrix(codes, n_permutations: int, random_state) -> np.ndarray:
+    """Class codes: the real ones in row 0, then one shuffle per row."""
+    rng = np.random.default_rng(random_state)
+    rows = [codes] + [rng.permutation(codes) for _ in range(n_permutations)]
+    return np.stack(rows)
+
+
+def _refit_predictions(X, codes, classes, folds, classifier, scoring) -> np.ndarray:
+    """Out-of-fold decision values (or predicted codes) of any classifier, per row."""
+    from sklearn.base import clone
+
+    out = np.empty(codes.shape, dtype=float if scoring == "roc_auc" else int)
+    for row, code in enumerate(codes):
+        labels = classes[code]
+        for k in np.unique(folds[row]):
+            tr, te = folds[row] != k, folds[row] == k
+            est = clone(classifier).fit(X[tr], labels[tr])
+            if scoring == "roc_auc":
+                _check_two_classes(est.classes_)
+                out[row, te] = est.decision_function(X[te])
+            else:
+                out[row, te] = np.searchsorted(classes, est.predict(X[te]))
+    return out
+
+
+def _check_two_classes(classes) -> None:
     if len(classes) != 2:
         raise DataError(f"ROC AUC needs two classes; got {len(classes)}: {list(classes)}.")
-    return float(roc_auc_score(y == classes[1], out))
+
+
+def _batch_scores(codes, out, scoring) -> np.ndarray:
+    """Score of every row of pooled out-of-fold predictions (AUC from ranks)."""
+    from scipy.stats import rankdata
+
+    if scoring == "accuracy":
+        return np.mean(out == codes, axis=1)
+    positive = codes == 1
+    n1 = positive[0].sum()
+    n0 = codes.shape[1] - n1
+    _check_two_classes(np.unique(codes[0]))
+    order = np.argsort(out, axis=1)
+    if (np.diff(np.take_along_axis(out, order, axis=1), axis=1) == 0).any():
+        ranks = rankdata(out, axis=1)  # ties: average ranks, as roc_auc_score
+    else:
+        ranks = np.empty(out.shape)
+        np.put_along_axis(ranks, order, np.arange(1.0, out.shape[1] + 1), axis=1)
+    return ((ranks * positive).sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
+
+
+# -- vectorised shrinkage LDA ---------------------------------------------------------
+def _lda_decisions(X, codes, folds) -> np.ndarray:
+    """Out-of-fold LDA decision values for every row of class codes at once.
+
+    Reproduces scikit-learn's ``LinearDiscriminantAnalysis(solver="lsqr",
+    shrinkage="auto")`` (Ledoit-Wolf shrinkage of each class's standardised
+    covariance, prior-weighted pooling), batched over the label rows; ``folds``
+    gives the test fold of every trial in each row. The decision function is
+    invariant to an affine rescaling of each feature, so the features are
+    standardised first for numerical stability.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    sd = X.std(axis=0)
+    X = (X - X.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    outer = (X[:, :, None] * X[:, None, :]).reshape(X.shape[0], -1)
+    out = np.empty(codes.shape)
+    for k in np.unique(folds):
+        test = folds == k
+        coef, intercept = _lda_fit(X, outer, np.where(test, -1, codes))
+        out[test] = (coef @ X.T + intercept[:, None])[test]
+    return out
+
+
+def _lda_fit(X, outer, codes) -> tuple[np.ndarray, np.ndarray]:
+    """Two-class LDA weights (n_rows, n_features) and intercepts per label row.
+
+    ``codes`` is 0 or 1 for the training trials of a row, -1 for the others;
+    ``outer`` holds the products ``x x^T`` of every trial, flattened.
+    """
+    n = (codes >= 0).sum(axis=1)
+    cov, means, priors = 0.0, [], []
+    for g in (0, 1):
+        mask = (codes == g).astype(np.float64)
+        mean, shrunk = _shrunk_class_cov(X, outer, mask)
+        prior = mask.sum(axis=1) / n
+        cov = cov + prior[:, None, None] * shrunk
+        means.append(mean)
+        priors.append(prior)
+    solved = np.linalg.solve(cov, np.stack(means, axis=2))  # (rows, F, 2)
+    coef = solved[:, :, 1] - solved[:, :, 0]
+    quad = np.einsum("rfg,rfg->rg", np.stack(means, axis=2), solved)
+    intercept = -0.5 * (quad[:, 1] - quad[:, 0]) + np.log(priors[1] / priors[0])
+    return coef, intercept
+
+
+def _shrunk_class_cov(X, outer, mask) -> tuple[np.ndarray, np.ndarray]:
+    """Class means and Ledoit-Wolf covariances (as sklearn's ``_cov``), per mask row."""
+    n_features = X.shape[1]
+    count = mask.sum(axis=1)
+    mean = mask @ X / count[:, None]
+    cov = (mask @ outer).reshape(-1, n_features, n_features) / count[:, None, None]
+    cov -= mean[:, :, None] * mean[:, None, :]
+    var = np.diagonal(cov, axis1=1, axis2=2)
+    scale2 = np.where(var > 1e-12, var, 1.0)  # sklearn keeps constant features unscaled
+    if n_features == 1:
+        return mean, cov
+    corr = cov / np.sqrt(scale2[:, :, None] * scale2[:, None, :])
+    trace = var / scale2  # diagonal of the standardised covariance
+    mu = trace.sum(axis=1) / n_features
+    dist = (X**2) @ (1 / scale2).T - 2 * X @ (mean / scale2).T + (mean**2 / scale2).sum(1)
+    beta_ = (mask * dist.T**2).sum(axis=1)
+    delta_ = (corr**2).sum(axis=(1, 2))
+    beta = (beta_ / count - delta_) / (n_features * count)
+    delta = (delta_ - 2 * mu * trace.sum(axis=1) + n_features * mu**2) / n_features
+    beta = np.minimum(beta, delta)
+    shrink = np.divide(beta, delta, out=np.zeros_like(beta), where=beta != 0)
+    eye = np.eye(n_features)
+    shrunk = (1 - shrink)[:, None, None] * cov + (shrink * mu)[:, None, None] * (
+        scale2[:, :, None] * eye
+    )
+    return mean, shrunk
+
+
+# -- null distributions over time -----------------------------------------------------
+def _max_stat(scores, alpha) -> dict[str, np.ndarray]:
+    """Band, p values and clusters from the permutation null (rows 1: of ``scores``)."""
+    observed, null = scores[0], scores[1:]
+    n_perm = null.shape[0]
+    k = int(np.floor(alpha * (n_perm + 1) + 1e-9))  # score > k-th largest <=> p <= alpha
+    high = np.sort(null.max(axis=1))[::-1][k - 1]
+    low = np.sort(null.min(axis=1))[k - 1]
+    p = (1 + (null >= observed).sum(axis=0)) / (n_perm + 1)
+    p_fwe = (1 + (null.max(axis=1)[:, None] >= observed).sum(axis=0)) / (n_perm + 1)
+    chance = null.mean(axis=0)
+    threshold = np.sort(null, axis=0)[::-1][k - 1]  # per window: score > it <=> p <= alpha
+    labels = _runs(observed > threshold)
+    null_mass = np.array(
+        [_cluster_masses(curve, _runs(curve > threshold), chance).max(initial=0) for curve in null]
+    )
+    mass = _cluster_masses(observed, labels, chance)
+    p_of = (1 + (null_mass[:, None] >= mass).sum(axis=0)) / (n_perm + 1)
+    p_cluster = np.append(p_of, np.nan)[labels - 1]  # label 0 (no cluster) -> NaN
+    return {
+        "chance": chance,
+        "chance_low": np.full(observed.shape, low),
+        "chance_high": np.full(observed.shape, high),
+        "p": p,
+        "p_fwe": p_fwe,
+        "significant": observed > high,
+        "cluster": labels,
+        "p_cluster": p_cluster,
+        "significant_cluster": p_cluster <= alpha,
+    }
+
+
+def _runs(mask) -> np.ndarray:
+    """Label the runs of True in ``mask`` 1, 2, ...; 0 elsewhere."""
+    mask = np.asarray(mask, dtype=bool)
+    starts = mask & ~np.concatenate([[False], mask[:-1]])
+    return np.where(mask, np.cumsum(starts), 0)
+
+
+def _cluster_masses(curve, labels, chance) -> np.ndarray:
+    """Sum of ``curve - chance`` over each run (index 0: run 1)."""
+    return np.bincount(labels, weights=curve - chance, minlength=1)[1:]
+
+
+def _analytic_null(observed, y, alpha, scoring) -> dict[str, np.ndarray]:
+    """Fixed-scorer band of :func:`chance_band`, Bonferroni over the windows."""
+    from scipy import stats
+
+    n = observed.size
+    chance, low, high = chance_band(y, n, 2 * alpha, scoring)
+    _, counts = np.unique(y, return_counts=True)
+    if scoring == "roc_auc":
+        p = stats.norm.sf((observed - 0.5) / _mann_whitney_sd(counts))
+    else:
+        p = stats.binom.sf(np.round(observed * len(y)) - 1, len(y), chance)
+    return {
+        "chance": np.full(n, chance),
+        "chance_low": np.full(n, low),
+        "chance_high": np.full(n, high),
+        "p": p,
+        "p_fwe": np.minimum(1.0, p * n),
+        "significant": observed > high,
+        "cluster": np.zeros(n, dtype=int),
+        "p_cluster": np.full(n, np.nan),
+        "significant_cluster": np.zeros(n, dtype=bool),
+    }
+
+
+def onset_time(table, column: str = "significant", min_windows: int = 1) -> float:
+    """Onset of a significant effect: the first time of the first significant run.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`classify_over_time` (rows in time order).
+    column : {"significant", "significant_cluster"}
+        Which claim: windows above the max-statistic band, or windows of clusters
+        whose mass beats the null (the onset of a cluster is only as precise as
+        the cluster-forming threshold lets it be).
+    min_windows : int
+        Least number of contiguous significant windows of the run.
+
+    Returns
+    -------
+    float
+        ``time`` of the run's first window (s); NaN when there is none.
+    """
+    check_option("column", column, ("significant", "significant_cluster"))
+    min_windows = check_positive_int("min_windows", min_windows)
+    labels = _runs(table[column].to_numpy(dtype=bool))
+    lengths = np.bincount(labels)[1:]
+    long = np.flatnonzero(lengths >= min_windows)
+    if not long.size:
+        return float("nan")
+    return float(table["time"].to_numpy()[np.argmax(labels == long[0] + 1)])
