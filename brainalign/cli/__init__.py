@@ -1,14 +1,18 @@
 """The ``brainalign`` command line: a thin front end over the library.
 
 Exit status: 0 on success, 2 on a usage error, 1 on a data error; errors print one
-line (the traceback only with ``-v``).
+line (the traceback only with ``-v``). Warnings print as one ``brainalign: warning:``
+line each (they are recorded in ``run.json`` all the same); ``-q`` silences them and
+``-v`` shows Python's full form (file, line and source).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
+import warnings
 
 from brainalign.cli import (
     _caption,
@@ -106,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s: %(message)s",
     )
     try:
-        status = args.run(args)
+        with warning_lines(quiet=args.quiet, verbose=args.verbose):
+            status = args.run(args)
         record_config(args)
         return status
     except (ParameterError, DataError, FileNotFoundError, OSError) as exc:
@@ -116,5 +121,49 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if isinstance(exc, ParameterError) else 1
 
 
+def add_out_argument(parser) -> None:
+    """Add ``--out RUN`` and ``--overwrite`` (the run-directory options of every run verb)."""
+    parser.add_argument("--out", required=True, metavar="RUN", help="run directory")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a different run that RUN holds (without it, such a folder is refused; "
+        "the same run resumes)",
+    )
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
+
+
+@contextlib.contextmanager
+def warning_lines(quiet: bool = False, verbose: bool = False):
+    """Show warnings as one ``brainalign: warning: <message>`` line each while the block runs.
+
+    Only the text of a shown warning changes (``warnings.formatwarning``): filters,
+    recording (``run.json``, ``pytest.warns``) and the once-per-place rule stay
+    Python's. ``quiet`` shows nothing; ``verbose`` keeps Python's full form.
+
+    Parameters
+    ----------
+    quiet : bool
+        Show no warnings.
+    verbose : bool
+        Show Python's form (file, line and source line).
+    """
+    previous = warnings.formatwarning
+    if not verbose:
+        warnings.formatwarning = _quiet_format if quiet else _line_format
+    try:
+        yield
+    finally:
+        warnings.formatwarning = previous
+
+
+def _line_format(message, category, filename, lineno, line=None) -> str:
+    kind = "" if category is UserWarning else f" ({category.__name__})"
+    return f"brainalign: warning{kind}: {_one_line(message)}\n"
+
+
+def _quiet_format(message, category, filename, lineno, line=None) -> str:
+    return ""

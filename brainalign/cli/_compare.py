@@ -30,14 +30,18 @@ def add_arguments(parser) -> None:
     from brainalign.runs import SweepSpec
 
     SweepSpec.add_arguments(parser)
-    parser.add_argument("--out", required=True, metavar="RUN", help="run directory")
+    from brainalign.cli import add_out_argument
+
+    add_out_argument(parser)
 
 
 def run(args) -> int:
     """Run (or resume) the sweep and print the best layer per ROI."""
     from brainalign.runs import RunDir, SweepSpec, sweep
 
-    result = sweep(SweepSpec.from_args(args), args.out, progress=not args.quiet)
+    result = sweep(
+        SweepSpec.from_args(args), args.out, progress=not args.quiet, overwrite=args.overwrite
+    )
     best = RunDir(args.out).read_table("best_layers") if len(result["roi_scores"]) else None
     if best is not None and len(best):
         _print_best(best)

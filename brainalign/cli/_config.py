@@ -16,7 +16,7 @@ from pathlib import Path
 from brainalign.exceptions import ParameterError
 
 #: Options that describe how to run, not what to compute (never written to configs).
-_NOT_CONFIG = {"run", "verb", "verbose", "quiet", "config", "help"}
+_NOT_CONFIG = {"run", "verb", "verbose", "quiet", "config", "help", "overwrite"}
 
 
 def expand_config(parser, argv: list[str]) -> list[str]:

@@ -33,14 +33,18 @@ def add_arguments(parser) -> None:
     from brainalign.runs import RunSpec
 
     RunSpec.add_arguments(parser, permutations=1000)
-    parser.add_argument("--out", required=True, metavar="RUN", help="run directory")
+    from brainalign.cli import add_out_argument
+
+    add_out_argument(parser)
 
 
 def run(args) -> int:
     """Fit, write the run directory (with its figures) and print the ROI summary."""
     from brainalign.runs import RunSpec, run_fit
 
-    result = run_fit(RunSpec.from_args(args), args.out, progress=not args.quiet)
+    result = run_fit(
+        RunSpec.from_args(args), args.out, progress=not args.quiet, overwrite=args.overwrite
+    )
     rois = result["roi_scores"]
     columns = ["roi", "n_targets", "mean_r", "mean_r_low", "mean_r_high", "mean_ncr2"]
     columns += ["n_ncr2", "frac_significant"]

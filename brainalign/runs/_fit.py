@@ -118,8 +118,14 @@ def fit_subject(
     return run_fit(spec, out, figures=figures, progress=progress)
 
 
-def run_fit(spec: RunSpec, out, figures: bool = True, progress: bool = True) -> dict:
+def run_fit(
+    spec: RunSpec, out, figures: bool = True, progress: bool = True, overwrite: bool = False
+) -> dict:
     """Load, extract and fit one :class:`RunSpec`; write its run directory.
+
+    The subject, ROIs, model and layers are checked first (:func:`check_plan`) and
+    the run directory after (:meth:`RunDir.prepare`): a bad input fails before any
+    data is loaded and leaves nothing behind.
 
     Parameters
     ----------
@@ -131,14 +137,20 @@ def run_fit(spec: RunSpec, out, figures: bool = True, progress: bool = True) -> 
         Draw the run's figures.
     progress : bool
         Show progress bars.
+    overwrite : bool
+        Replace a different run that ``out`` holds (else it is refused).
 
     Returns
     -------
     dict
         As :func:`fit_subject`.
     """
+    from brainalign.runs._validate import check_plan
+
     run = RunDir(out)
     run.check_output()
+    check_plan(spec.dataset, spec.root, [spec.subject], spec.roi, {spec.model: [spec.layer]})
+    run.prepare("fit", spec.to_json(), overwrite=overwrite)
     clock = time.perf_counter()
     with recorded_warnings() as caught:  # shown when loading ends (or fails)
         data = load_averaged(spec.dataset, spec.root, spec.subject, spec.roi, progress)

@@ -195,6 +195,68 @@ class RunDir:
                 f"Invalid value for 'out': expected a run directory; {str(self.path)!r} is a file."
             )
 
+    def prepare(self, command: str, parameters: dict, overwrite=False, extendable=()) -> None:
+        """Check that this run may be written here, and clear the folder with ``overwrite``.
+
+        A new or empty folder is fine. A folder that holds a run of the same command
+        and the same parameters (:data:`EXECUTION_KEYS` aside: where a run executes
+        does not change its result) is resumed or rewritten in place. A folder that
+        holds another run, or files that no run writes, is refused unless
+        ``overwrite`` is given; then it is emptied (moved aside first, then deleted,
+        so an interrupted clear never leaves half a run).
+
+        Parameters
+        ----------
+        command : str
+            Verb of the run (``fit``, ``compare``, ``decode``).
+        parameters : dict
+            The run's spec as JSON (as recorded in ``run.json`` / ``sweep.json``).
+        overwrite : bool
+            Replace whatever the folder holds.
+        extendable : sequence of str
+            Parameters that may differ and still resume (a sweep's ``subjects``,
+            ``models`` and ``layers``: its finished tasks are kept, new ones added).
+
+        Raises
+        ------
+        ParameterError
+            When ``path`` is a file, or holds something else and ``overwrite`` is False.
+        """
+        self.check_output()
+        if not self.path.exists() or not any(self.path.iterdir()):
+            return
+        if overwrite:
+            self._clear()
+            return
+        held = self.record.read_or_none() or self.manifest.read_or_none()
+        if held is None:
+            strange = sorted(p.name for p in self.path.iterdir() if not _run_entry(p.name))
+            if strange:
+                raise ParameterError(
+                    f"Invalid value for 'out': {str(self.path)!r} holds files that are not "
+                    f"a brainalign run ({', '.join(strange[:3])}); choose a new or empty "
+                    "folder, or pass --overwrite to empty it."
+                )
+            return  # an interrupted run (features, tables): resumed
+        differ = _differences(held.get("parameters") or {}, parameters, extendable)
+        if held.get("command") != command:
+            differ = [f"command: {held.get('command')!r} there, {command!r} here", *differ]
+        if differ:
+            raise ParameterError(
+                f"Invalid value for 'out': {str(self.path)!r} holds a different run "
+                f"({'; '.join(differ[:3])}); pass --overwrite to replace it, or choose "
+                "another folder."
+            )
+
+    def _clear(self) -> None:
+        import os
+        import shutil
+
+        aside = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
+        self.path.rename(aside)
+        self.path.mkdir()
+        shutil.rmtree(aside)
+
     # -- tables -------------------------------------------------------------------
     def table(self, name: str) -> Path:
         """Path of the table ``<name>.parquet`` (``scores``, ``roi_scores``, ...)."""
@@ -398,6 +460,35 @@ class RunDir:
                 f"Invalid value for 'split': expected 'test' or 'train'; got {split!r}."
             )
         return self.path / "rsa" / ("train" if split == "train" else "")
+
+
+#: Spec fields that say where a run executes, not what it computes (ignored when a
+#: folder's run is compared with a new one).
+EXECUTION_KEYS = frozenset({"workers", "scheduler", "cache_dir", "device"})
+
+#: Names a run writes at its top level (anything else is not a run's).
+_RUN_DIRS = frozenset({"maps", "figures", "features", "tasks", "rsa", "top_images"})
+_RUN_SUFFIXES = (".parquet", ".npz", ".json", ".tmp", ".html", ".toml", ".yaml")
+
+
+def _run_entry(name: str) -> bool:
+    return name in _RUN_DIRS or name.endswith(_RUN_SUFFIXES) or name.startswith(".")
+
+
+def _differences(there: dict, here: dict, ignored=()) -> list[str]:
+    """``key: <there> there, <here> here`` for every differing result-changing key."""
+    skip = EXECUTION_KEYS | set(ignored)
+    keys = [k for k in dict.fromkeys([*here, *there]) if k not in skip]
+    return [
+        f"{k}: {there.get(k)!r} there, {here.get(k)!r} here"
+        for k in keys
+        if _canonical(there.get(k)) != _canonical(here.get(k))
+    ]
+
+
+def _canonical(value):
+    """JSON round trip, so tuples equal lists and numbers compare by value."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
 def _rdm_label(text: str) -> str:

@@ -133,7 +133,9 @@ def run_sweep(
     return sweep(spec, out, figures=figures, progress=progress)
 
 
-def sweep(spec: SweepSpec, out, figures: bool = True, progress: bool = True) -> dict:
+def sweep(
+    spec: SweepSpec, out, figures: bool = True, progress: bool = True, overwrite: bool = False
+) -> dict:
     """Run (or resume) a :class:`SweepSpec` into a run directory.
 
     Parameters
@@ -146,14 +148,21 @@ def sweep(spec: SweepSpec, out, figures: bool = True, progress: bool = True) -> 
         Draw the tasks' and the sweep's figures.
     progress : bool
         Show a progress bar over tasks.
+    overwrite : bool
+        Replace a different run that ``out`` holds (a sweep differing only in its
+        subjects, models or layers resumes: finished tasks are kept).
 
     Returns
     -------
     dict
         As :func:`run_sweep`.
     """
+    from brainalign.runs._validate import check_plan
+
     run = out if isinstance(out, RunDir) else RunDir(out)
     run.check_output()
+    check_plan(spec.dataset, spec.root, list(spec.subjects), spec.roi, dict(spec.layers))
+    run.prepare("compare", spec.to_json(), overwrite, extendable=("subjects", "models", "layers"))
     tasks = [_task(run, t) for t in spec.tasks()]
     todo = [t for t in tasks if not _finished(run, t, spec)]
     logger.info(
