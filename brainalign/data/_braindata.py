@@ -16,17 +16,24 @@ def noise_ceiling_from_ncsnr(ncsnr, n_trials) -> np.ndarray:
     rows scored: ``A = 1/n`` when every row averages ``n`` trials, and the Algonauts
     2023 normalisation ``(n3/3 + n2/2 + n1/1) / (n3 + n2 + n1)`` for mixed counts.
 
+    A negative ncsnr is a signed estimate (:func:`~brainalign.encoding.split_half_ncsnr`:
+    ``-sqrt(-s)`` for an estimated signal variance ``s < 0``, in units of the noise
+    variance). It gives the tangent of the formula at 0, ``NC = 100 * s / A``: negative,
+    without a pole, and such that ceilings of targets without signal average to 0.
+    NSD's shipped ncsnr is never negative, so its ceilings are the formula's.
+
     Parameters
     ----------
     ncsnr : array-like of shape (n_targets,)
-        Noise-ceiling signal-to-noise ratio per target.
+        Noise-ceiling signal-to-noise ratio per target (signed).
     n_trials : int or array-like of int
         Number of trials averaged, one value or one per scored row.
 
     Returns
     -------
     ndarray of shape (n_targets,)
-        Noise ceiling in percent (0 to 100).
+        Noise ceiling in percent: at most 100, negative where ``ncsnr`` is (clip at 0
+        only to display it).
     """
     n_trials = np.atleast_1d(np.asarray(n_trials, dtype=np.float64))
     if n_trials.size == 0 or (n_trials < 1).any():
@@ -34,8 +41,9 @@ def noise_ceiling_from_ncsnr(ncsnr, n_trials) -> np.ndarray:
             f"Invalid value for 'n_trials': expected counts >= 1; got {n_trials[:5].tolist()}."
         )
     a = float(np.mean(1.0 / n_trials))
-    s2 = np.asarray(ncsnr, dtype=np.float64) ** 2
-    return 100.0 * s2 / (s2 + a)
+    ncsnr = np.asarray(ncsnr, dtype=np.float64)
+    s2 = np.sign(ncsnr) * ncsnr**2
+    return 100.0 * s2 / (np.maximum(s2, 0.0) + a)
 
 
 _ROWS_PER_CHUNK = 128  # bounds float64 temporaries to 128 rows
@@ -434,7 +442,7 @@ class BrainData:
     # -- noise ceiling and images -------------------------------------------------
     @property
     def ncsnr(self) -> np.ndarray | None:
-        """Noise-ceiling SNR per target, or None when the dataset has none."""
+        """Noise-ceiling SNR per target (signed where estimated), or None without one."""
         if "ncsnr" not in self.col_meta:
             return None
         return self.col_meta["ncsnr"].to_numpy(dtype=np.float64)
@@ -451,7 +459,8 @@ class BrainData:
         Returns
         -------
         ndarray of shape (n_targets,) or None
-            None when the dataset has no ncsnr.
+            None when the dataset has no ncsnr; negative where the ncsnr is a signed
+            estimate below 0 (see :func:`noise_ceiling_from_ncsnr`).
         """
         if self.ncsnr is None:
             return None
@@ -463,7 +472,7 @@ class BrainData:
         Parameters
         ----------
         ncsnr : array-like of shape (n_targets,)
-            ncsnr per target (e.g. from a split-half estimate).
+            ncsnr per target (e.g. from a split-half estimate; may be signed).
 
         Returns
         -------
