@@ -9,6 +9,9 @@ from brainalign.captions._brainscuba import (
 )
 from brainalign.captions._directions import roi_direction, voxel_directions
 from brainalign.captions._evaluate import (
+    INFORMATIVE_P,
+    baseline_pool,
+    caption_permutation_test,
     predicted_activation,
     sentence_scores,
     shuffled_baseline,
@@ -40,14 +43,17 @@ __all__ = [
     "CocaCaptioner",
     "DEFAULT_TAU",
     "EmbeddingBank",
+    "INFORMATIVE_P",
     "METHODS",
     "NearestCaptioner",
     "STOP_WORDS",
     "THUMBNAIL_PX",
     "TfidfEmbedder",
     "Units",
+    "baseline_pool",
     "brainscuba_captions",
     "build_bank",
+    "caption_permutation_test",
     "compose_caption",
     "extract_keywords",
     "keyword_scores",

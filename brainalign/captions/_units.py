@@ -10,7 +10,12 @@ import pandas as pd
 from brainalign.captions._banks import top_k
 from brainalign.captions._brainscuba import NearestCaptioner, brainscuba_captions
 from brainalign.captions._directions import roi_direction, unit_rows, voxel_directions
-from brainalign.captions._evaluate import predicted_activation, sentence_scores, shuffled_baseline
+from brainalign.captions._evaluate import (
+    N_PERMUTATIONS,
+    baseline_pool,
+    caption_permutation_test,
+    predicted_activation,
+)
 from brainalign.captions._lavca import lavca_captions
 from brainalign.captions._text import TfidfEmbedder, model_embedder, tokenize
 from brainalign.exceptions import DataError, ParameterError
@@ -47,8 +52,14 @@ class Units:
     responses: np.ndarray  # (n_test, n_units)
 
 
-def select_units(test, weights, scores=None, rois=None, n_voxels=0, roi_method="mean"):
+def select_units(test, weights, scores=None, rois=None, n_voxels=0, roi_method="mean",
+                 train_scores=None):  # fmt: skip
     """Directions and test responses of the ROIs (and best voxels) to caption.
+
+    The best voxels are chosen on training data only, so that their captions can
+    be scored on the test images without selection bias: by the inner
+    cross-validated R² of the training images (``cv_r2`` of the run's scores) when
+    the run has it, else by ``train_scores``.
 
     Parameters
     ----------
@@ -57,13 +68,17 @@ def select_units(test, weights, scores=None, rois=None, n_voxels=0, roi_method="
     weights : dict
         ``coef``, ``intercept``, ``mean``, ``scale`` of the encoding model.
     scores : pandas.DataFrame, optional
-        The run's scores (picks the best voxels by ``r``).
+        The run's per-target scores (its ``cv_r2`` column ranks the voxels; the
+        test ``r`` is never used).
     rois : sequence of str, optional
         ROIs (default: every ROI label of the data but ``nsdgeneral``).
     n_voxels : int
-        Best-predicted voxels captioned individually (0: none).
+        Best voxels captioned individually (0: none).
     roi_method : {"mean", "pca"}
         ROI direction for BrainSCUBA (the first principal direction for ``pca``).
+    train_scores : array-like of shape (n_targets,), optional
+        A training-data score per target, used when ``scores`` has no ``cv_r2``
+        (``caption_run`` passes the in-sample r of the training images).
 
     Returns
     -------
@@ -94,8 +109,8 @@ def select_units(test, weights, scores=None, rois=None, n_voxels=0, roi_method="
         offs.append(offsets[mask].mean())
         resp.append(test.responses[:, mask].mean(1))
     if n_voxels:
-        r = np.zeros(test.n_targets) if scores is None else scores["r"].to_numpy()
-        for target in np.argsort(-r, kind="stable")[: int(n_voxels)]:
+        rank = voxel_selection_scores(scores, train_scores, test.n_targets)
+        for target in np.argsort(-rank, kind="stable")[: int(n_voxels)]:
             names.append(f"voxel-{int(target)}")
             kinds.append("voxel")
             rank_dirs.append(dirs[target])
@@ -107,6 +122,40 @@ def select_units(test, weights, scores=None, rois=None, n_voxels=0, roi_method="
     return Units(
         names, kinds, np.array(rank_dirs), np.array(unit_dirs), np.array(offs), np.array(resp).T
     )
+
+
+def voxel_selection_scores(scores=None, train_scores=None, n_targets=None) -> np.ndarray:
+    """Training-data score of each target that ranks the voxels to caption.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame, optional
+        The run's per-target scores; its ``cv_r2`` (inner-CV R² of the training
+        images) is used when it has a finite value.
+    train_scores : array-like of shape (n_targets,), optional
+        Fallback training-data score per target.
+    n_targets : int, optional
+        Expected number of targets.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_targets,)
+        Scores, higher is better (NaN ranks last).
+    """
+    values = None
+    if scores is not None and "cv_r2" in scores.columns:
+        cv = scores["cv_r2"].to_numpy(dtype=np.float64)
+        values = cv if np.isfinite(cv).any() else None
+    if values is None and train_scores is not None:
+        values = np.asarray(train_scores, dtype=np.float64)
+    if values is None:
+        raise DataError(
+            "Captioning voxels needs a training-data score per target to pick them: the "
+            "run's scores have no cv_r2 and no training score was given."
+        )
+    if n_targets is not None and values.size != n_targets:
+        raise DataError(f"Got {values.size} voxel scores for {n_targets} targets.")
+    return np.where(np.isfinite(values), values, -np.inf)
 
 
 def run_lavca(units, bank, top_n, n_keywords, keyword_method, template, llm, text_space,
@@ -170,25 +219,41 @@ def _test_caption_embeddings(test, embed):
     return out
 
 
-def score_captions(units, found, bank, test, text_space, text_model, n_shuffles, device, seed=0):
-    """Score each unit's caption on the test images, beside a shuffled baseline."""
+def score_captions(units, found, bank, test, text_space, text_model, n_shuffles, device, seed=0,
+                   pool=None, n_permutations=N_PERMUTATIONS):  # fmt: skip
+    """Score each unit's caption on the test images, beside a fixed random-caption baseline.
+
+    ``score`` is LaVCa's sentence score of the unit's caption; ``shuffled_score``
+    the mean score of a fixed pool of random captions (``pool``, or ``n_shuffles``
+    captions drawn from the bank's with ``seed``) on the unit, the same whichever
+    other units are captioned; ``p_value`` the permutation p-value of ``score -
+    shuffled_score`` (see :func:`caption_permutation_test`): a caption is
+    informative when it is below :data:`INFORMATIVE_P`.
+    """
     captions = [f["caption"] for f in found]
+    if pool is None:
+        pool = baseline_pool(bank.captions or [], n_shuffles, seed)
     if text_model is None:
         corpus = list(bank.captions or []) + [
             c for caps in test.stimuli.captions(test.stimulus_ids) for c in caps
         ]
-        embed, metric = TfidfEmbedder(corpus + captions), "sentence_spearman_tfidf"
+        embed, metric = TfidfEmbedder(corpus + list(pool)), "sentence_spearman_tfidf"
     else:
         embed, metric = model_embedder(text_model, device=device), "sentence_spearman"
     image_emb = _test_caption_embeddings(test, embed)
-    matrix = sentence_scores(embed(captions), image_emb, units.responses)
+    tested = caption_permutation_test(
+        embed(captions), embed(list(pool)), image_emb, units.responses, n_permutations, seed
+    )
     table = pd.DataFrame(
         {
             "caption": captions,
             "keywords": [", ".join(f["keywords"]) for f in found],
-            "score": np.diag(matrix),
-            "shuffled_score": shuffled_baseline(matrix, n_shuffles, seed),
+            "score": tested["score"],
+            "shuffled_score": tested["baseline"],
             "metric": metric,
+            "shuffled_p95": tested["baseline_p95"],
+            "p_value": tested["p_value"],
+            "n_pool": len(pool),
         }
     )
     table["predicted_activation"] = np.nan
@@ -199,6 +264,9 @@ def score_captions(units, found, bank, test, text_space, text_model, n_shuffles,
             text_space(captions), units.directions, units.offsets, norm=norm
         )
         table["predicted_activation"] = np.diag(pred)
-        table["shuffled_predicted_activation"] = shuffled_baseline(pred, n_shuffles, seed)
+        pooled = predicted_activation(
+            text_space(list(pool)), units.directions, units.offsets, norm=norm
+        )
+        table["shuffled_predicted_activation"] = pooled.mean(0)
     table["top_ids"] = [", ".join(map(str, bank.ids[f["top_rows"][:10]])) for f in found]
     return table

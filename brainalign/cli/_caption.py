@@ -6,7 +6,12 @@ composed into a sentence) or BrainSCUBA-style (the direction projected onto the
 bank's image embeddings and captioned by the nearest bank caption) -> each caption
 scored on the held-out images (LaVCa's sentence-level Spearman score, and the
 predicted activation when the features are an open_clip embedding) beside a
-shuffled-caption baseline. The default bank is the dataset's training images.
+shuffled-caption baseline: the mean score on the unit of a fixed, seeded pool of
+random captions of the training images (the same for every unit, whichever units
+are captioned). p is the permutation p-value of score - baseline (the unit's
+responses permuted over the test images); a caption is informative when p < 0.05.
+Best voxels (--voxels) are picked on training data (the run's inner-CV R²).
+The default bank is the dataset's training images.
 Writes RUN/captions.parquet and RUN/top_images/<roi>/<rank>_<id>.png.
 
 example:
@@ -49,13 +54,20 @@ def add_arguments(parser) -> None:
         help="folder of captions.parquet and top_images/ (default: the fit run RUN)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the shuffled-caption baseline (default: 0)"
+        "--pool", type=int, default=100, help="captions in the shuffled-baseline pool"
+    )
+    parser.add_argument(
+        "--permutations", type=int, default=1000, help="test-image permutations behind p"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the baseline pool and permutations"
     )
     parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, mps")
 
 
 def run(args) -> int:
     """Caption the run and print one line per unit."""
+    from brainalign.captions._evaluate import INFORMATIVE_P
     from brainalign.runs import caption_run
 
     table = caption_run(
@@ -73,14 +85,17 @@ def run(args) -> int:
         roi_method=args.roi_method,
         thumbnails=not args.no_thumbnails,
         out=args.out,
+        n_shuffles=args.pool,
+        n_permutations=args.permutations,
         seed=args.seed,
         device=args.device,
         progress=not args.quiet,
     )
     for row in table.itertuples():
+        verdict = "informative" if row.p_value < INFORMATIVE_P else "not informative"
         print(
             f"{row.unit}: {row.caption!r} (score {row.score:.3f}, "
-            f"shuffled {row.shuffled_score:.3f})"
+            f"shuffled {row.shuffled_score:.3f}, p {row.p_value:.3f}: {verdict})"
         )
     print(f"captions: {args.out or args.run_dir}/captions.parquet")
     return 0

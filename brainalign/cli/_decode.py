@@ -38,10 +38,7 @@ def run(args) -> int:
         _print_time_resolved(table)
         print(f"run directory: {args.out}")
         return 0
-    wide = table.pivot(index="roi", columns="metric", values="value")
-    chance = table.drop_duplicates("metric").set_index("metric")["chance"]
-    wide.loc["(chance)"] = chance
-    print(wide.to_string(float_format=lambda v: f"{v:.3f}"))
+    print(_with_chance(table).to_string(float_format=lambda v: f"{v:.3f}", na_rep=""))
     captions = result["captions"]
     if captions is not None:
         first = captions[captions["rank"] == 1].head(3)
@@ -49,6 +46,21 @@ def run(args) -> int:
             print(f"image {row.stimulus_id}: decoded {row.caption!r} (seen: {row.true_caption!r})")
     print(f"run directory: {args.out}")
     return 0
+
+
+def _with_chance(table):
+    """Metrics per ROI, with a ``(chance)`` row, or a chance column per ROI where it varies.
+
+    The caption-retrieval chance comes from each decoder's own predictions (a null
+    of mismatched pairs), so it differs between ROIs.
+    """
+    wide = table.pivot(index="roi", columns="metric", values="value")
+    chance = table.pivot(index="roi", columns="metric", values="chance")
+    varies = [m for m in chance.columns if chance[m].nunique() > 1]
+    wide.loc["(chance)"] = chance.iloc[0].where(~chance.columns.isin(varies))
+    for metric in varies:
+        wide.insert(wide.columns.get_loc(metric) + 1, f"{metric} (chance)", chance[metric])
+    return wide
 
 
 def _print_time_resolved(table) -> None:

@@ -227,8 +227,23 @@ def retrieve_captions(predicted, bank_embeddings, bank_captions, k: int = 5) -> 
     )
 
 
-def caption_retrieval_scores(predicted, bank_embeddings, bank_owner, owners, ks=(1, 5, 10)):
-    """Recall@k of each stimulus's own captions among a caption bank, with chance.
+#: Random re-pairings of predictions with other stimuli averaged in the chance of a median.
+N_NULL_DRAWS = 2000
+
+
+def caption_retrieval_scores(
+    predicted, bank_embeddings, bank_owner, owners, ks=(1, 5, 10), n_null=N_NULL_DRAWS, seed=0
+):
+    """Recall@k and median rank of each stimulus's own captions in a bank, with chance.
+
+    Every prediction ranks the whole bank by cosine; the rank of a stimulus's
+    captions is that of its best own caption, with other captions that tie with it
+    counted against it. Chance is the same ranking procedure under the null of a
+    decoder that carries nothing specific to the stimulus: stimulus ``i``'s captions
+    ranked by the prediction of another stimulus ``j`` (every pair ``j != i`` with a
+    different owner). This null keeps the bank as it is: ties, the number of
+    captions of each stimulus, and how alike the captions of one stimulus are (its
+    captions cluster, so they are not at independent random positions).
 
     Parameters
     ----------
@@ -240,42 +255,91 @@ def caption_retrieval_scores(predicted, bank_embeddings, bank_owner, owners, ks=
         Stimulus id each bank caption belongs to (any value for captions of no
         test stimulus).
     owners : array-like of shape (n,)
-        Stimulus id of each prediction.
+        Stimulus id of each prediction (at least two distinct ids).
     ks : sequence of int
         Cut-offs.
+    n_null : int
+        Random re-pairings averaged for the chance of the median rank.
+    seed : int
+        Seed of the re-pairings.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``metric, value, chance``: ``caption_recall@k`` (a prediction
-        counts when one of its own captions is among the k nearest) and
-        ``caption_median_rank`` (rank of the best own caption, chance: the
-        expected rank of the best of the own captions at random).
+        counts when one of its own captions is among the k nearest; chance: its
+        exact mean over the mismatched pairs) and ``caption_median_rank`` (median
+        over predictions of the rank of the best own caption; chance: the mean of
+        that median over ``n_null`` random re-pairings, each stimulus with the
+        prediction of another stimulus drawn at random).
     """
-    from scipy.stats import hypergeom
+    n_null = check_positive_int("n_null", n_null)
+    ranks, code = _caption_rank_matrix(predicted, bank_embeddings, bank_owner, owners)
+    n, m = ranks.shape[0], np.asarray(bank_owner).size
+    rank = ranks[np.arange(n), code]  # each prediction and its own stimulus
+    valid = code[None, :] != code[:, None]  # (prediction j, stimulus of prediction i)
+    if not valid.any():
+        raise DataError(
+            f"Caption retrieval needs predictions of at least 2 stimuli for its chance; "
+            f"got {n} prediction(s) of one stimulus."
+        )
+    null = ranks[:, code]  # null[j, i]: stimulus i's captions ranked by prediction j
+    weight = valid / valid.sum(0, keepdims=True)  # uniform over the other stimuli's j
+    rows = []
+    for k in ks:
+        k = min(check_positive_int("ks", k), m)
+        chance = float(np.mean(((null <= k) * weight).sum(0)))
+        rows.append((f"caption_recall@{k}", float(np.mean(rank <= k)), chance))
+    draws = _null_pairings(valid, n_null, seed)  # (n_null, n) prediction per stimulus
+    chance_rank = float(np.mean(np.median(null[draws, np.arange(n)], axis=1)))
+    rows.append(("caption_median_rank", float(np.median(rank)), chance_rank))
+    return pd.DataFrame(rows, columns=["metric", "value", "chance"])
 
+
+def _caption_rank_matrix(predicted, bank_embeddings, bank_owner, owners, chunk=256):
+    """Rank of every stimulus's best caption under every prediction.
+
+    Returns ``ranks`` of shape (n_predictions, n_stimuli), 1 = best, ties with
+    other captions counted against the stimulus, and the stimulus code of each
+    prediction.
+    """
     sim = cosine_similarity(predicted, bank_embeddings)
-    bank_owner = np.asarray(bank_owner)
-    owners = np.asarray(owners)
+    bank_owner, owners = np.asarray(bank_owner), np.asarray(owners)
     if len(bank_owner) != sim.shape[1] or len(owners) != sim.shape[0]:
         raise DataError(
             f"Need one owner per bank caption and per prediction; got {len(bank_owner)} "
             f"for {sim.shape[1]} captions and {len(owners)} for {sim.shape[0]} predictions"
         )
-    own = bank_owner[None, :] == owners[:, None]
-    n_own = own.sum(1)
-    if (n_own == 0).any():
-        missing = owners[n_own == 0][:5].tolist()
-        raise DataError(f"The caption bank has no caption for stimuli {missing}.")
-    best_own = np.where(own, sim, -np.inf).max(1)[:, None]
-    # rank of the best own caption; other captions that tie with it count against it
-    rank = (sim > best_own).sum(1) + ((sim == best_own) & ~own).sum(1) + 1
-    m = sim.shape[1]
-    rows = []
-    for k in ks:
-        k = min(check_positive_int("ks", k), m)
-        chance = float(np.mean(hypergeom.sf(0, m, n_own, k)))
-        rows.append((f"caption_recall@{k}", float(np.mean(rank <= k)), chance))
-    chance_rank = float(np.mean((m + 1) / (n_own + 1)))  # expected minimum rank at random
-    rows.append(("caption_median_rank", float(np.median(rank)), chance_rank))
-    return pd.DataFrame(rows, columns=["metric", "value", "chance"])
+    stimuli, code = np.unique(owners, return_inverse=True)
+    has_own = np.isin(stimuli, bank_owner)
+    if not has_own.all():
+        raise DataError(f"The caption bank has no caption for stimuli {stimuli[~has_own][:5]}.")
+    # the captions of the test stimuli, grouped by stimulus
+    cap_code = np.full(len(bank_owner), -1)
+    known = np.isin(bank_owner, stimuli)
+    cap_code[known] = np.searchsorted(stimuli, bank_owner[known])
+    order = np.argsort(cap_code, kind="stable")[np.count_nonzero(~known) :]
+    starts = np.searchsorted(cap_code[order], np.arange(len(stimuli)))
+    ranks = np.empty((sim.shape[0], len(stimuli)), dtype=np.int64)
+    for lo in range(0, sim.shape[0], chunk):
+        block = sim[lo : lo + chunk]
+        own = block[:, order]
+        best = np.maximum.reduceat(own, starts, axis=1)  # (rows, stimuli)
+        tied_own = np.add.reduceat(own == best[:, cap_code[order]], starts, axis=1)
+        ordered = np.sort(block, axis=1)
+        for r in range(block.shape[0]):
+            at_least = sim.shape[1] - np.searchsorted(ordered[r], best[r], side="left")
+            ranks[lo + r] = at_least - tied_own[r] + 1
+    return ranks, code.ravel()
+
+
+def _null_pairings(valid, n_draws, seed) -> np.ndarray:
+    """For each draw and stimulus ``i``, a random prediction ``j`` with ``valid[j, i]``."""
+    rng = np.random.default_rng(seed)
+    cumulative = np.cumsum(valid, axis=0)  # (n, n)
+    counts = cumulative[-1]
+    pick = (rng.random((n_draws, valid.shape[1])) * counts).astype(np.int64)
+    return np.stack(
+        [np.searchsorted(cumulative[:, i], pick[:, i], side="right") for i in range(len(counts))],
+        axis=1,
+    )

@@ -38,7 +38,10 @@ def identification_rank(predicted, true) -> np.ndarray:
 
     Row ``i`` of ``predicted`` belongs to row ``i`` of ``true``; every row of
     ``true`` is a candidate for every prediction. Ties count against the true
-    stimulus (a constant prediction never identifies anything).
+    stimulus, so a prediction that cannot tell candidates apart scores at or below
+    chance: a zero prediction ties every candidate and identifies nothing (top-k
+    accuracy 0), and a constant non-zero prediction identifies exactly the one
+    stimulus nearest to it (top-1 accuracy ``1 / n``, chance).
 
     Parameters
     ----------
@@ -120,6 +123,9 @@ def identification_scores(predicted, true, top_k=(1, 5)) -> dict:
     -------
     dict
         ``{metric: (value, chance)}`` with ``top1``, ``top5`` ... and ``pairwise``.
+        Chance is that of a prediction unrelated to its stimulus: ``k / n`` for top-k
+        (ties count against the truth, so a tied prediction scores at most this)
+        and 0.5 for pairwise (ties count one half).
     """
     ranks = identification_rank(predicted, true)
     n = ranks.size

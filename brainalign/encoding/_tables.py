@@ -87,7 +87,9 @@ def score_table(test, pred, alphas, n_permutations, seed, cv_r2=None) -> pd.Data
     r = pearson_r(test.responses, pred)
     nc = test.noise_ceiling()
     nc = np.full(test.n_targets, np.nan) if nc is None else nc
-    p, p_fdr = permutation_test(test.responses, pred, n_permutations=n_permutations, seed=seed)
+    p, p_fdr = permutation_test(
+        test.responses, pred, n_permutations, seed, stimulus_ids=test.stimulus_ids
+    )
     table = pd.DataFrame({"target": np.arange(test.n_targets), "roi": voxel_rois(test)})
     if test.space is not None:  # where each target is: i, j, k / hemi, vertex / channel, time
         for name, values in test.space.score_columns().items():

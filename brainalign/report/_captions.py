@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from brainalign.captions._evaluate import INFORMATIVE_P
 from brainalign.report import _plots
 from brainalign.report._items import Section, fmt_value, table, varying, with_keys
 
@@ -21,7 +22,20 @@ def _caption_frame(captions: pd.DataFrame) -> pd.DataFrame:
         frame["margin"] = frame["score"].astype(float) - frame["shuffled_score"].astype(float)
     if "unit_kind" not in frame.columns:
         frame["unit_kind"] = "roi"
+    frame["informative"] = _verdicts(frame)
     return frame
+
+
+def _verdicts(frame: pd.DataFrame) -> list:
+    """Apply the informative rule: the margin's permutation p-value below INFORMATIVE_P.
+
+    Tables written before the calibrated baseline have no p-value: their captions
+    are "not tested" (a margin above zero alone is no evidence).
+    """
+    if "p_value" not in frame.columns:
+        return ["not tested"] * len(frame)
+    p = pd.to_numeric(frame["p_value"], errors="coerce")
+    return ["not tested" if pd.isna(v) else "yes" if v < INFORMATIVE_P else "no" for v in p]
 
 
 def _caption_columns(frame: pd.DataFrame, unit_label: str) -> list:
@@ -34,6 +48,8 @@ def _caption_columns(frame: pd.DataFrame, unit_label: str) -> list:
         ("score", "score", 3),
         ("shuffled_score", "shuffled baseline", 3),
         ("margin", "score − baseline", 3),
+        ("p_value", "p-value", 3),
+        ("informative", "informative", 0),
     ]
 
 
@@ -47,9 +63,19 @@ def captions_section(contents) -> Section | None:
     section = Section(
         "captions",
         "Captions",
-        "What each unit is selective for, in words. A caption is informative when its score "
-        "exceeds the shuffled-caption baseline.",
+        "What each unit is selective for, in words. Score: the caption's sentence score on "
+        "the held-out images. Shuffled baseline: the mean score on the unit of a fixed pool "
+        "of random training-image captions (the same pool for every unit; what a random "
+        "caption scores). A caption is informative when its margin over the baseline is "
+        "significant: its permutation p-value (the unit's responses permuted over the test "
+        f"images) is below {INFORMATIVE_P} (per caption, not corrected across captions).",
     )
+    if "p_value" not in frame.columns:
+        section.notes.append(
+            "These captions have no p-value (written before the calibrated baseline, "
+            "their shuffled baseline averages the other captioned units' captions): none is "
+            "called informative; caption the run again to test them."
+        )
     if len(rois):
         columns = _caption_columns(rois, "ROI")
         section.items.append(table(rois, columns, "roi-captions", "ROI captions"))
@@ -76,6 +102,8 @@ def _roi_caption_text(captions: pd.DataFrame | None, roi: str) -> str:
         text += f" (score {fmt_value(row['score'])}"
         if "shuffled_score" in rows.columns:
             text += f", shuffled baseline {fmt_value(row['shuffled_score'])}"
+        if "p_value" in rows.columns:
+            text += f", p {fmt_value(row['p_value'])}, informative: {row['informative']}"
         text += ")"
     return text
 

@@ -22,6 +22,8 @@ from brainalign.captions import (
     select_units,
 )
 from brainalign.captions._banks import DEFAULT_CHUNK
+from brainalign.captions._directions import voxel_directions
+from brainalign.captions._evaluate import N_PERMUTATIONS, N_POOL, baseline_pool
 from brainalign.captions._text import DEFAULT_TEMPLATE
 from brainalign.exceptions import DataError, ParameterError
 from brainalign.runs._rundir import RunDir
@@ -129,13 +131,14 @@ def caption_run(
     tau=DEFAULT_TAU,
     roi_method="mean",
     text_model=None,
-    n_shuffles=50,
+    n_shuffles=N_POOL,
     chunk_size=DEFAULT_CHUNK,
     thumbnails=True,
     out=None,
     seed=0,
     device="auto",
     progress=True,
+    n_permutations=N_PERMUTATIONS,
 ):
     """Caption the ROIs (and best voxels) of a fit run and score every caption.
 
@@ -161,7 +164,10 @@ def caption_run(
     top_n : int
         Top images per unit (LaVCa keywords; thumbnails).
     n_voxels : int
-        Best-predicted voxels captioned individually.
+        Best voxels captioned individually, chosen on training data only: by the
+        run's inner-CV R² of the training images (``cv_r2`` of scores.parquet), or,
+        for a run without it, by the in-sample r of the model's predictions of the
+        training images; never by the test r their captions are scored with.
     n_keywords : int
         Keywords per caption.
     keyword_method : {"enrichment", "tfidf", "frequency"}
@@ -185,7 +191,10 @@ def caption_run(
         Sentence model spec for the sentence-level score (e.g. ``hf:<MiniLM dir>``);
         default: TF-IDF bag of words over the bank's and test images' captions.
     n_shuffles : int
-        Other units' captions averaged in the shuffled baseline.
+        Captions in the fixed shuffled-baseline pool: drawn with ``seed`` from
+        every caption of the run's training images, the same for every unit and
+        whichever units are captioned. ``shuffled_score`` is their mean score on
+        the unit (what a random caption scores).
     chunk_size : int
         Bank rows scored at once.
     thumbnails : bool
@@ -193,18 +202,24 @@ def caption_run(
     out : str or Path, optional
         Folder of ``captions.parquet`` and ``top_images/`` (default: the fit run).
     seed : int
-        Seed of the shuffled-caption baseline.
+        Seed of the baseline pool and of the permutations.
     device : str
         Torch device.
     progress : bool
         Show progress bars.
+    n_permutations : int
+        Permutations of the test images behind each caption's ``p_value``: the
+        permutation p-value of ``score - shuffled_score`` (a caption is
+        informative when it is below 0.05).
 
     Returns
     -------
     pandas.DataFrame
         The captions table (``subject, model, layer, unit, unit_kind, method,
         caption, keywords, score, shuffled_score``, then ``metric``,
-        ``predicted_activation``, ``shuffled_predicted_activation``, ``top_ids``).
+        ``shuffled_p95`` (the pool's 95th percentile score), ``p_value``,
+        ``n_pool``, ``predicted_activation``, ``shuffled_predicted_activation``
+        (the pool's mean), ``top_ids``).
     """
     from brainalign.features import get_extractor
 
@@ -219,11 +234,16 @@ def caption_run(
     params = run["params"]
     train, test = _load_test_data(params, progress)
     _check_targets(test, run["weights"])
-    units = select_units(test, run["weights"], run["scores"], rois, n_voxels, roi_method)
     extractor = get_extractor(params["model"], device=device, seed=params.get("seed", 0))
     own_bank = bank is None
+    train_bank, train_r = None, None
+    if own_bank or (n_voxels and not _has_cv_r2(run["scores"])):
+        train_bank = _default_bank(run_dir, extractor, train, train.stimulus_ids, params, progress)
+    if n_voxels and not _has_cv_r2(run["scores"]):
+        train_r = training_r(run["weights"], train, train_bank)
+    units = select_units(test, run["weights"], run["scores"], rois, n_voxels, roi_method, train_r)
     if own_bank:
-        bank = _default_bank(run_dir, extractor, train, train.stimulus_ids, params, progress)
+        bank = train_bank
     elif not isinstance(bank, EmbeddingBank):
         bank = EmbeddingBank.load(bank)
     if bank.embeddings.shape[1] != units.directions.shape[1]:
@@ -243,9 +263,11 @@ def caption_run(
                            text_space, image_captions, chunk_size, progress)  # fmt: skip
     else:
         found = run_brainscuba(units, bank, top_n, captioner, tau, n_keywords, chunk_size)
-    table = score_captions(
-        units, found, bank, test, text_space, text_model, n_shuffles, device, seed
+    pool = baseline_pool(
+        [c for caps in train.stimuli.captions(train.stimulus_ids) for c in caps], n_shuffles, seed
     )
+    table = score_captions(units, found, bank, test, text_space, text_model, n_shuffles, device,
+                           seed, pool=pool, n_permutations=n_permutations)  # fmt: skip
     table.insert(0, "method", method)
     table.insert(0, "unit_kind", units.kinds)
     table.insert(0, "unit", units.names)
@@ -260,6 +282,54 @@ def caption_run(
     if thumbnails and own_bank:
         write_top_images(target.path, units, found, bank, train.stimuli)
     return table
+
+
+def _has_cv_r2(scores) -> bool:
+    return (
+        scores is not None
+        and "cv_r2" in scores.columns
+        and bool(np.isfinite(scores["cv_r2"].to_numpy(dtype=np.float64)).any())
+    )
+
+
+def training_r(weights, train, train_bank, block=1024) -> np.ndarray:
+    """In-sample r of the model's predictions of the training responses, per target.
+
+    A training-data criterion for picking voxels when the run has no inner-CV
+    score: optimistic (the weights were fitted on these images) but blind to the
+    test images.
+
+    Parameters
+    ----------
+    weights : dict
+        ``coef``, ``intercept``, ``mean``, ``scale`` of the encoding model.
+    train : BrainData
+        Training responses (repetitions averaged).
+    train_bank : EmbeddingBank
+        Features of the training images in the run's feature space (ids: the
+        training stimulus ids).
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_targets,)
+        Pearson r per target.
+    """
+    from brainalign.encoding import pearson_r
+
+    rows = {sid: i for i, sid in enumerate(train_bank.ids.tolist())}
+    missing = [s for s in train.stimulus_ids.tolist() if s not in rows]
+    if missing:
+        raise DataError(f"The training bank lacks {len(missing)} training images.")
+    x = np.asarray(train_bank.embeddings, dtype=np.float64)[
+        [rows[s] for s in train.stimulus_ids.tolist()]
+    ]
+    dirs = voxel_directions(weights["coef"], weights["scale"])
+    offsets = weights["intercept"] - dirs @ weights["mean"]
+    out = np.empty(dirs.shape[0])
+    for lo in range(0, dirs.shape[0], block):
+        pred = x @ dirs[lo : lo + block].T + offsets[lo : lo + block]
+        out[lo : lo + block] = pearson_r(train.responses[:, lo : lo + block], pred)
+    return out
 
 
 def write_top_images(run_dir, units, found, bank, stimuli, n_images=12, size=THUMBNAIL_PX):

@@ -253,7 +253,7 @@ class _TargetSpace:
         )[layer].features
         metrics = []
         for roi, pred in result["predictions"].items():
-            m = caption_retrieval_scores(pred, emb, owner, test_ids)
+            m = caption_retrieval_scores(pred, emb, owner, test_ids, seed=self.seed)
             m.insert(0, "roi", roi)
             metrics.append(m)
         table = retrieve_captions(result["predictions"]["all"], emb, bank, k=n_captions)

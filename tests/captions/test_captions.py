@@ -7,8 +7,11 @@ from PIL import Image
 
 from brainalign.captions import (
     CONTRACT_COLUMNS,
+    INFORMATIVE_P,
     EmbeddingBank,
     NearestCaptioner,
+    baseline_pool,
+    caption_permutation_test,
     compose_caption,
     extract_keywords,
     project_directions,
@@ -19,7 +22,8 @@ from brainalign.captions import (
     top_k,
     voxel_directions,
 )
-from brainalign.encoding import EncodingModel
+from brainalign.captions._units import voxel_selection_scores
+from brainalign.encoding import EncodingModel, pearson_r
 from brainalign.exceptions import DataError, ParameterError
 from brainalign.runs import caption_run, fit_subject
 
@@ -71,6 +75,98 @@ def test_lavca_captions_score_above_the_shuffled_baseline(lavca, ground_truth):
     assert (margin[list(MUST_NAME)] > 0.1).all()
     assert (margin > 0).mean() >= 0.8
     assert rois["metric"].eq("sentence_spearman").all()
+
+
+def test_the_null_roi_is_not_informative_and_the_planted_rois_are(lavca, ground_truth):
+    from brainalign.report._captions import _caption_frame
+
+    null = [
+        n for n, roi in ground_truth["rois"].items() if roi["n_voxels"] and not roi["attributes"]
+    ]
+    assert null == ["RSC"]
+    verdict = _caption_frame(lavca).set_index("unit")["informative"]  # the report's rule
+    rois = lavca.set_index("unit")
+    print(rois[["caption", "score", "shuffled_score", "p_value"]])
+    assert verdict["RSC"] == "no" and rois.loc["RSC", "p_value"] >= INFORMATIVE_P
+    calls = verdict[list(planted(ground_truth))]
+    assert (calls == "yes").mean() >= 0.8, calls
+    assert (verdict[["FFA-1", "OFA", "OPA", "VWFA-1", "OWFA"]] == "yes").all()
+
+
+def test_voxels_to_caption_are_picked_on_training_data(lavca, fit_run):
+    scores = pd.read_parquet(fit_run / "scores.parquet")
+    picked = lavca.loc[lavca["unit_kind"] == "voxel", "unit"].tolist()
+    by_cv = scores["cv_r2"].to_numpy().argsort(kind="stable")[::-1]
+    assert picked == [
+        f"voxel-{t}" for t in np.argsort(-scores["cv_r2"].to_numpy(), kind="stable")[:3]
+    ]
+    assert len(by_cv) == len(scores)
+    # the test r never decides; without cv_r2 the training score does, and with neither: an error
+    table = pd.DataFrame({"r": [0.9, 0.1, 0.5], "cv_r2": [0.0, 0.3, 0.2]})
+    np.testing.assert_array_equal(voxel_selection_scores(table).argsort(), [0, 2, 1])
+    fallback = voxel_selection_scores(table[["r"]], train_scores=[0.1, np.nan, 0.4])
+    np.testing.assert_array_equal(np.argsort(-fallback, kind="stable"), [2, 0, 1])
+    with pytest.raises(DataError, match="training-data score"):
+        voxel_selection_scores(table[["r"]])
+
+
+def test_training_r_is_the_in_sample_r_of_the_encoding_model():
+    from types import SimpleNamespace
+
+    from brainalign.runs._caption import training_r
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((60, 4)) * 3 + 1
+    y = x @ rng.standard_normal((4, 5)) + rng.standard_normal((60, 5))
+    est = EncodingModel(alphas=[10.0]).fit(x, y)
+    weights = {"coef": est.coef_, "intercept": est.intercept_, "mean": est.mean_,
+               "scale": est.scale_}  # fmt: skip
+    ids = np.arange(60) * 7
+    bank = EmbeddingBank(x[::-1].astype(np.float32), ids[::-1])  # any row order
+    got = training_r(weights, SimpleNamespace(stimulus_ids=ids, responses=y), bank, block=2)
+    np.testing.assert_allclose(got, pearson_r(y, est.predict(x)), atol=1e-5)
+
+
+def test_the_shuffled_baseline_is_fixed_whichever_rois_are_captioned(fit_run, tmp_path):
+    tables = []
+    for k, rois in enumerate((["V1v"], ["RSC", "V1v", "FFA-1"])):
+        with pytest.warns(UserWarning, match="Dropped 4 of"):
+            tables.append(caption_run(fit_run, rois=rois, thumbnails=False, progress=False,
+                                      out=tmp_path / str(k)).set_index("unit"))  # fmt: skip
+    alone, together = tables[0].loc["V1v"], tables[1].loc["V1v"]
+    assert np.isfinite(alone["shuffled_score"]) and alone["n_pool"] == 100
+    for column in ("score", "shuffled_score", "shuffled_p95", "p_value"):
+        assert alone[column] == pytest.approx(together[column], rel=1e-9, abs=1e-12)
+
+
+def test_caption_p_values_are_uniform_without_signal_and_small_with_it():
+    rng = np.random.default_rng(4)
+    images, captions = rng.standard_normal((60, 10)), rng.standard_normal((300, 10))
+    pool = rng.standard_normal((40, 10))
+    null = rng.standard_normal((60, 300))
+    got = caption_permutation_test(captions, pool, images, null, n_permutations=200, seed=1)
+    assert 0.015 < np.mean(got["p_value"] < 0.05) < 0.095  # about 5% by chance
+    np.testing.assert_allclose(
+        got["score"], np.diag(sentence_scores(captions, images, null)), atol=1e-12
+    )
+    np.testing.assert_allclose(got["baseline"], sentence_scores(pool, images, null).mean(0))
+    unit = images / np.linalg.norm(images, axis=1, keepdims=True)
+    null[:, 0] = unit @ captions[0] + 0.05 * rng.standard_normal(60)  # responds to its caption
+    got = caption_permutation_test(captions, pool, images, null, n_permutations=200, seed=1)
+    assert got["p_value"][0] == pytest.approx(1 / 201)
+    assert got["p_value"].min() >= 1 / 201 and got["p_value"].max() <= 1
+
+
+def test_the_baseline_pool_is_a_seeded_draw_of_distinct_captions():
+    captions = [f"caption {i % 30}" for i in range(90)] + ["", "  "]
+    pool = baseline_pool(captions, 20, seed=3)
+    assert pool == baseline_pool(captions, 20, seed=3) != baseline_pool(captions, 20, seed=4)
+    assert len(set(pool)) == 20 and set(pool) <= set(captions[:30])
+    assert len(baseline_pool(captions, 100)) == 30
+    with pytest.raises(DataError, match="No caption"):
+        baseline_pool(["", " "])
+    with pytest.raises(ParameterError, match="'n_captions'"):
+        baseline_pool(captions, 0)
 
 
 def test_captions_parquet_and_thumbnails_follow_the_contract(lavca, fit_run):

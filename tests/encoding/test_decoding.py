@@ -154,17 +154,13 @@ def test_caption_recall_and_its_chance_level():
     )
     assert perfect.loc["caption_recall@1", "value"] == 1.0
     assert perfect.loc["caption_median_rank", "value"] == 1.0
-    # random predictions: recall@5 averages to its analytic chance (1 - C(117,5)/C(120,5))
+    # independent random captions: the mismatched-pairs chance of recall@5 is close to the
+    # analytic one of captions at random positions (1 - C(117,5)/C(120,5))
     from math import comb
 
-    values = [
-        caption_retrieval_scores(rng.standard_normal((40, 16)), bank, bank_owner, owners, ks=(5,))
-        for _ in range(60)
-    ]
-    chance = 1 - comb(117, 5) / comb(120, 5)
-    assert values[0].set_index("metric").loc["caption_recall@5", "chance"] == pytest.approx(chance)
-    observed = np.mean([v.set_index("metric").loc["caption_recall@5", "value"] for v in values])
-    assert observed == pytest.approx(chance, abs=0.03)
+    random = caption_retrieval_scores(rng.standard_normal((40, 16)), bank, bank_owner, owners)
+    chance = random.set_index("metric").loc["caption_recall@5", "chance"]
+    assert chance == pytest.approx(1 - comb(117, 5) / comb(120, 5), abs=0.03)
     with pytest.raises(DataError, match="no caption"):
         caption_retrieval_scores(near, bank, bank_owner, owners + 100)
 
@@ -290,3 +286,48 @@ def test_a_degenerate_prediction_retrieves_nothing():
     table = caption_retrieval_scores(np.zeros((4, 4)), bank, np.repeat(owners, 3), owners)
     table = table.set_index("metric")["value"]
     assert table["caption_recall@1"] == 0.0 and table["caption_median_rank"] == 10.0
+
+
+def clustered_bank(n, per, distractors, dims, spread, n_ties, seed):
+    """Captions that cluster around their image (as real captions do), some duplicated."""
+    rng = np.random.default_rng(seed)
+    centers = np.repeat(rng.standard_normal((n, dims)), per, axis=0)
+    own = centers + spread * rng.standard_normal(centers.shape)
+    bank = np.concatenate([own, rng.standard_normal((distractors, dims))])
+    owner = np.concatenate([np.repeat(np.arange(n), per), np.full(distractors, -1)])
+    dup = rng.choice(len(bank), (n_ties, 2), replace=False)  # the same caption twice: ties
+    bank[dup[:, 0]] = bank[dup[:, 1]]
+    return bank, owner
+
+
+@pytest.mark.parametrize(
+    ("n", "per", "distractors", "dims"), [(30, 1, 0, 8), (40, 3, 20, 16), (80, 5, 0, 12)]
+)
+def test_a_random_decoder_scores_each_caption_statistic_at_its_chance(n, per, distractors, dims):
+    bank, owner = clustered_bank(n, per, distractors, dims, 0.4, n_ties=10, seed=n)
+    rng = np.random.default_rng(0)
+    tables = [
+        caption_retrieval_scores(
+            rng.standard_normal((n, dims)), bank, owner, np.arange(n), n_null=200, seed=rep
+        ).set_index("metric")
+        for rep in range(40)
+    ]
+    diff = np.array([t["value"] - t["chance"] for t in tables])  # (reps, metrics)
+    se = diff.std(0, ddof=1) / np.sqrt(len(diff))
+    assert (np.abs(diff.mean(0)) < 4 * se + 1e-3).all(), (tables[0].index, diff.mean(0), se)
+    # the old chance of the median (the mean rank of the best of n_own captions at random
+    # positions) is far from what a random decoder gets when several captions cluster
+    median = np.array([t.loc["caption_median_rank", "value"] for t in tables])
+    old = (len(bank) + 1) / (per + 1)
+    assert (abs(median.mean() - old) > 8 * se[-1]) == (per > 1)
+
+
+def test_caption_chance_counts_ties_and_needs_two_stimuli():
+    bank = np.random.default_rng(5).standard_normal((12, 4))
+    owners = np.arange(4)
+    zeros = caption_retrieval_scores(np.zeros((4, 4)), bank, np.repeat(owners, 3), owners)
+    assert (zeros["value"] == zeros["chance"]).all()  # all tie: every pairing is the same
+    with pytest.raises(DataError, match="at least 2 stimuli"):
+        caption_retrieval_scores(np.ones((2, 4)), bank, np.zeros(12), np.zeros(2))
+    with pytest.raises(ParameterError, match="'n_null'"):
+        caption_retrieval_scores(np.ones((4, 4)), bank, np.repeat(owners, 3), owners, n_null=0)

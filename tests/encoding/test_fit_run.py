@@ -17,6 +17,7 @@ SCORE_COLUMNS = [
     "r2",
     "nc",
     "ncr2",
+    "cv_r2",
     "alpha",
     "p",
     "p_fdr",
@@ -27,8 +28,12 @@ ROI_COLUMNS = [
     "layer",
     "roi",
     "mean_r",
+    "mean_r_low",
+    "mean_r_high",
     "median_r",
+    "mean_cv_r2",
     "mean_ncr2",
+    "n_ncr2",
     "frac_significant",
     "n_targets",
 ]
@@ -102,6 +107,20 @@ def test_roi_summary_matches_the_voxel_table(run_dir):
     assert rois.loc["FFA-1", "mean_r"] == pytest.approx(ffa["r"].mean())
     assert rois.loc["FFA-1", "frac_significant"] > 0.9
     assert rois.loc["RSC", "frac_significant"] < 0.15  # no planted signal
+    # the interval holds the mean; the inner-CV score (training images) tracks test r
+    assert ((rois["mean_r_low"] <= rois["mean_r"]) & (rois["mean_r"] <= rois["mean_r_high"])).all()
+    assert rois.loc["FFA-1", "mean_r_high"] - rois.loc["FFA-1", "mean_r_low"] < 0.2
+    assert np.corrcoef(scores["cv_r2"], scores["r"])[0, 1] > 0.8
+    assert rois.loc["RSC", "n_ncr2"] < 0.2 * rois.loc["RSC", "n_targets"]  # ceilings near 0
+
+
+def test_a_different_run_in_out_is_refused_and_left_intact(run_dir, nsd_sample, capsys):
+    before = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")}
+    assert main(fit_argv(nsd_sample, run_dir, layer="layer4")) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "holds a different run" in err and "'layer6' there, 'layer4' here" in err
+    assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")} == before
 
 
 def test_rerun_reproduces_the_numbers(run_dir, nsd_sample, tmp_path):

@@ -179,6 +179,20 @@ def test_captions_table_has_scores_and_baseline(builder, render):
     assert [r["voxel"] for r in page.rows("voxel-captions")] == ["17"]
 
 
+def test_captions_are_informative_only_with_a_small_permutation_p(builder, render):
+    builder.captions()
+    _, page = render(builder.path)
+    assert [r["informative"] for r in page.rows("roi-captions")] == ["not tested"] * 2
+    frame = pd.read_parquet(builder.path / "captions.parquet")
+    frame["p_value"] = [0.001, 0.2, 0.049]  # PPA beats its baseline (0.31 vs 0.04) by chance
+    frame.to_parquet(builder.path / "captions.parquet", index=False)
+    html, page = render(builder.path)
+    rois = page.rows("roi-captions")
+    assert [(r["p-value"], r["informative"]) for r in rois] == [("0.001", "yes"), ("0.200", "no")]
+    assert page.rows("voxel-captions")[0]["informative"] == "yes"
+    assert "below 0.05" in html and "fixed pool of random training-image captions" in html
+
+
 def test_top_images_follow_the_rank_and_show_the_roi_caption(builder, render):
     from PIL import Image
 
