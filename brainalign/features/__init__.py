@@ -1,5 +1,6 @@
 """Features layer: extract pooled layer embeddings of vision and language models."""
 
+from brainalign.features._check import check_model, model_layers
 from brainalign.features._extractor import FeatureExtractor, resolve_device
 from brainalign.features._featureset import FeatureSet
 from brainalign.features._hooks import capture_layers, check_layers, list_layers
@@ -16,11 +17,13 @@ __all__ = [
     "Pooling",
     "capture_layers",
     "check_layers",
+    "check_model",
     "get_extractor",
     "image_source",
     "list_layers",
     "list_models",
     "load_model",
+    "model_layers",
     "resolve_device",
 ]
 
@@ -50,6 +53,27 @@ def get_extractor(
     -------
     FeatureExtractor
         Ready to ``extract``.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown family, architecture or pretrained tag (with close matches).
+    DataError
+        If pretrained weights are neither cached nor downloadable (one line).
+
+    Notes
+    -----
+    Pretrained weights never wait on the network. A local checkpoint
+    (``@/path/ckpt.pt``, ``hf:/local/dir``) is loaded as is. Pretrained weights (an
+    open_clip tag, a hub id, a timm or torchvision tag) are first looked up in the
+    local caches (Hugging Face: ``HF_HUB_CACHE``, ``HF_HOME/hub`` or
+    ``~/.cache/huggingface/hub``; open_clip: ``~/.cache/clip``; torch:
+    ``TORCH_HOME/hub``) and loaded from there without a network call. Weights not in
+    the cache are downloaded only if none of ``BRAINALIGN_OFFLINE``, ``HF_HUB_OFFLINE``
+    or ``TRANSFORMERS_OFFLINE`` is set and their host answers within 2 s (probed once
+    per process); otherwise a one-line DataError names the weights and the local
+    checkpoint spec to pass instead. :func:`check_model` applies the same checks, and
+    checks layer names, without loading any weights.
 
     Examples
     --------

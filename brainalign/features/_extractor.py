@@ -143,7 +143,9 @@ class FeatureExtractor:
         source = self._source(stimuli, ids)
         if len(source) == 0:
             raise ParameterError("Invalid value for 'stimuli': no stimuli to extract from.")
-        layers = check_layers(self.bundle.model, layers, known=self.list_layers())
+        layers = check_layers(
+            self.bundle.model, layers, known=self.list_layers(), spec=self.bundle.model_id
+        )
         poolings = _poolings(pooling, layers)
         if self.bundle.modality == "text":
             _check_text_poolings(poolings.values())

@@ -27,18 +27,22 @@ def list_layers(model, pattern: str = "*") -> list[str]:
     return [n for n, _ in model.named_modules() if n and fnmatch.fnmatch(n, pattern)]
 
 
-def check_layers(model, layers, known=None) -> list[str]:
-    """Validate layer names against a model's modules.
+def check_layers(model, layers, known=None, model_name=None, spec=None) -> list[str]:
+    """Validate layer names against a model's modules, naming every unknown one.
 
     Parameters
     ----------
-    model : torch.nn.Module
-        The model.
+    model : torch.nn.Module or None
+        The model (None when ``known`` and ``model_name`` are given).
     layers : str or sequence of str
         Requested module names.
     known : sequence of str, optional
         The valid names (default: every module of ``model``); e.g. one tower's
         modules plus the pseudo-layer ``"embedding"``.
+    model_name : str, optional
+        Name of the model in the message (default: the class name of ``model``).
+    spec : str, optional
+        Model spec, to show the command that lists its layers.
 
     Returns
     -------
@@ -48,21 +52,31 @@ def check_layers(model, layers, known=None) -> list[str]:
     Raises
     ------
     ParameterError
-        For an unknown name; the message lists close matches.
+        For unknown names: one message lists all of them, each with close matches.
     """
     layers = [layers] if isinstance(layers, str) else list(layers)
     if not layers:
         raise ParameterError("Invalid value for 'layers': expected at least one layer name.")
-    known = set(list_layers(model) if known is None else known)
-    for name in layers:
-        if name not in known:
-            close = closest_names(name, sorted(known), n=5)
-            hint = f" Close matches: {', '.join(close)}." if close else ""
-            raise ParameterError(
-                f"Unknown layer {name!r} for {type(model).__name__}.{hint} "
-                "See list_layers(model) for all names."
-            )
+    known = list(list_layers(model) if known is None else known)
+    unknown = [name for name in dict.fromkeys(layers) if name not in set(known)]
+    if unknown:
+        model_name = model_name or type(model).__name__
+        raise ParameterError(_unknown_layers_message(unknown, known, model_name, spec))
     return layers
+
+
+def _unknown_layers_message(unknown, known, model_name: str, spec) -> str:
+    def hint(name):
+        close = closest_names(name, known, n=3)
+        return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else "no close match"
+
+    listing = f"brainalign extract --model {spec} --list-layers" if spec else "list_layers(model)"
+    if len(unknown) == 1:
+        head = f"Unknown layer {unknown[0]!r} of {model_name}; {hint(unknown[0])}"
+    else:
+        parts = "; ".join(f"{name!r} ({hint(name)})" for name in unknown)
+        head = f"Unknown layers of {model_name}: {parts}"
+    return f"{head} (list them: {listing})"
 
 
 @contextlib.contextmanager

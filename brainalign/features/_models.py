@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from brainalign._utils import closest_names
 from brainalign.exceptions import DataError, MissingFileError, ParameterError
+from brainalign.features import _weights
+from brainalign.features._check import check_names
 from brainalign.features._spec import ModelSpec
+from brainalign.features._weights import weights_file as _weights_file
 
 EMBEDDING = "embedding"  # pseudo-layer: the model's final embedding (its forward output)
 
@@ -77,12 +79,18 @@ def load_model(
     -------
     ModelBundle
         The model and its preprocessing.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown architecture or pretrained tag (with close matches).
+    DataError
+        If pretrained weights are neither in the local cache nor downloadable; see
+        :func:`~brainalign.features.get_extractor` for the download rule.
     """
     spec = ModelSpec.parse(spec)
-    if tower not in ("auto", "image", "text"):
-        raise ParameterError(
-            f"Invalid value for 'tower': expected 'auto', 'image' or 'text'; got {tower!r}."
-        )
+    check_tower(tower)
+    check_names(spec)
     bundle = _LOADERS[spec.family](spec, tower=tower, seed=seed, preprocess=preprocess)
     bundle.model.eval()
     return bundle
@@ -114,22 +122,18 @@ def list_models(pattern: str = "*") -> list[str]:
 
 
 # -- helpers ------------------------------------------------------------------------
+def check_tower(tower: str) -> None:
+    """Raise a ParameterError unless ``tower`` is ``auto``, ``image`` or ``text``."""
+    if tower not in ("auto", "image", "text"):
+        raise ParameterError(
+            f"Invalid value for 'tower': expected 'auto', 'image' or 'text'; got {tower!r}."
+        )
+
+
 def _seeded(seed: int):
     import torch
 
     torch.manual_seed(int(seed))
-
-
-def _weights_file(value: str | None) -> Path | None:
-    """Return the path if ``value`` names a file (must exist when it looks like one)."""
-    if value is None:
-        return None
-    path = Path(value).expanduser()
-    if path.exists():
-        return path
-    if "/" in value or path.suffix in (".pt", ".pth", ".bin", ".safetensors", ".ckpt"):
-        raise MissingFileError(f"Missing weights file: expected {path}")
-    return None
 
 
 def _file_id(path: Path) -> str:
@@ -161,14 +165,8 @@ def _download_error(what: str, exc: Exception, local_hint: str) -> DataError:
 def _load_open_clip(spec, tower, seed, preprocess=None) -> ModelBundle:
     import open_clip
 
-    name, weights = spec.name, spec.weights
+    name, weights = spec.name, spec.weights  # check_names validated both
 
-    if name not in open_clip.list_models():
-        close = closest_names(name, open_clip.list_models(), n=5)
-        raise ParameterError(
-            f"Unknown open_clip model {name!r}. Close matches: {', '.join(close) or 'none'} "
-            "(see list_models('open_clip:*'))."
-        )
     path = _weights_file(weights)
     if weights in (None, "random"):
         _seeded(seed)
@@ -178,14 +176,9 @@ def _load_open_clip(spec, tower, seed, preprocess=None) -> ModelBundle:
         model, _, transform = open_clip.create_model_and_transforms(name, pretrained=str(path))
         ident = _file_id(path)
     else:
-        tags = open_clip.list_pretrained_tags_by_model(name)
-        if weights not in tags:
-            raise ParameterError(
-                f"Unknown pretrained tag {weights!r} for open_clip {name}: known tags are "
-                f"{', '.join(tags) or 'none'}; or use '@random' or '@/path/to/checkpoint.pt'."
-            )
+        kwargs = _weights.open_clip_pretrained(name, weights)  # the cache, or one download
         try:
-            model, _, transform = open_clip.create_model_and_transforms(name, pretrained=weights)
+            model, _, transform = open_clip.create_model_and_transforms(name, **kwargs)
         except Exception as exc:  # network, hub or cache failures all surface here
             raise _download_error(
                 f"'{weights}' of open_clip {name}",
@@ -208,7 +201,7 @@ def _load_open_clip(spec, tower, seed, preprocess=None) -> ModelBundle:
             prepare,
             lambda m, inp: m.encode_text(inp["text"]),
             f"open_clip-tokenizer:{type(tokenizer).__name__}:{tokenizer.context_length}",
-            lambda n: not n.startswith("visual"),
+            open_clip_layer_filter("text"),
         )
     return ModelBundle(
         model,
@@ -218,8 +211,15 @@ def _load_open_clip(spec, tower, seed, preprocess=None) -> ModelBundle:
         _per_image(transform),
         lambda m, inp: m.encode_image(inp["x"]),
         repr(transform),
-        lambda n: n.startswith("visual."),
+        open_clip_layer_filter("image"),
     )
+
+
+def open_clip_layer_filter(tower: str) -> Callable:
+    """Return module name -> whether it belongs to an open_clip tower (``image`` or ``text``)."""
+    if tower == "text":
+        return lambda n: not n.startswith("visual")
+    return lambda n: n.startswith("visual.")
 
 
 # -- Hugging Face transformers --------------------------------------------------------
@@ -237,23 +237,54 @@ _HF_VISION = {
 
 
 def _load_hf(spec, tower, seed, preprocess=None) -> ModelBundle:
+    config, kwargs = hf_config(spec)
+    cls, modality = hf_model_class(config, tower)
+    try:
+        if modality == "text":
+            return _hf_text(spec, config, cls, kwargs)
+        return _hf_vision(spec, config, cls, kwargs)
+    except (OSError, ValueError) as exc:
+        raise _download_error(f"of {spec.text}", exc, "hf:/path/to/local/model_dir") from exc
+
+
+def hf_config(spec: ModelSpec):
+    """Return the transformers config of an ``hf:`` spec and its ``from_pretrained`` kwargs.
+
+    A local folder is read as is; a hub id from the local cache
+    (``local_files_only=True``) or, when downloads are allowed, from the hub.
+    """
     import transformers
 
     name, revision = spec.name, spec.weights
-
-    kwargs = {"revision": revision} if revision else {}
+    if Path(name).expanduser().is_dir():
+        kwargs = {}
+    elif name.startswith(("/", "./", "../", "~")):
+        raise MissingFileError(f"Missing model folder: expected {Path(name).expanduser()}")
+    else:
+        kwargs = _weights.hf_pretrained(name, revision)
     try:
-        config = transformers.AutoConfig.from_pretrained(name, **kwargs)
+        config = transformers.AutoConfig.from_pretrained(_hf_path(name), **kwargs)
     except Exception as exc:
-        raise _download_error(f"of hf:{name}", exc, "hf:/path/to/local/model_dir") from exc
+        raise _download_error(f"of {spec.text}", exc, "hf:/path/to/local/model_dir") from exc
+    return config, kwargs
+
+
+def hf_model_class(config, tower: str):
+    """Return the transformers model class for a config and tower, and the modality."""
+    import transformers
+
     vision = config.model_type in _HF_VISION
     modality = ("image" if vision else "text") if tower == "auto" else tower
-    try:
-        if modality == "text":
-            return _hf_text(spec, config, kwargs)
-        return _hf_vision(spec, config, kwargs)
-    except (OSError, ValueError) as exc:
-        raise _download_error(f"of hf:{name}", exc, "hf:/path/to/local/model_dir") from exc
+    if config.model_type != "clip":
+        return transformers.AutoModel, modality
+    if modality == "text":
+        return transformers.CLIPTextModelWithProjection, modality
+    return transformers.CLIPVisionModelWithProjection, modality
+
+
+def _hf_path(name: str) -> str:
+    path = Path(name).expanduser()
+    return str(path) if path.is_dir() else name
 
 
 def _hf_ident(name, kwargs) -> str:
@@ -264,20 +295,19 @@ def _hf_ident(name, kwargs) -> str:
     return f"hub:{name}@{kwargs.get('revision', 'main')}"
 
 
-def _hf_text(spec, config, kwargs) -> ModelBundle:
+def _hf_text(spec, config, cls, kwargs) -> ModelBundle:
     import transformers
 
-    name = spec.name
+    name = _hf_path(spec.name)
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(name, **kwargs)
+    model = cls.from_pretrained(name, **kwargs)
     if config.model_type == "clip":
-        model = transformers.CLIPTextModelWithProjection.from_pretrained(name, **kwargs)
 
         def embed(m, inp):
             return m(input_ids=inp["input_ids"], attention_mask=inp["attention_mask"]).text_embeds
 
     else:
-        model = transformers.AutoModel.from_pretrained(name, **kwargs)
 
         def embed(m, inp):
             from brainalign.features._pooling import pool
@@ -299,17 +329,16 @@ def _hf_text(spec, config, kwargs) -> ModelBundle:
     )
 
 
-def _hf_vision(spec, config, kwargs) -> ModelBundle:
+def _hf_vision(spec, config, cls, kwargs) -> ModelBundle:
     import transformers
 
-    name = spec.name
+    name = _hf_path(spec.name)
 
     processor = transformers.AutoImageProcessor.from_pretrained(name, **kwargs)
+    model = cls.from_pretrained(name, **kwargs)
     if config.model_type == "clip":
-        model = transformers.CLIPVisionModelWithProjection.from_pretrained(name, **kwargs)
         embed = lambda m, inp: m(pixel_values=inp["pixel_values"]).image_embeds  # noqa: E731
     else:
-        model = transformers.AutoModel.from_pretrained(name, **kwargs)
 
         def embed(m, inp):
             out = m(pixel_values=inp["pixel_values"])
@@ -337,12 +366,7 @@ def _load_timm(spec, tower, seed, preprocess=None) -> ModelBundle:
 
     name, weights = spec.name, spec.weights
 
-    path = _weights_file(weights)
-    if not timm.is_model(name):
-        close = closest_names(name, timm.list_models(), n=5)
-        raise ParameterError(
-            f"Unknown timm model {name!r}. Close matches: {', '.join(close) or 'none'}."
-        )
+    path = _weights_file(weights)  # check_names validated the name and tag
     _seeded(seed)
     if path is not None:
         model = timm.create_model(name, pretrained=False, checkpoint_path=str(path))
@@ -350,9 +374,10 @@ def _load_timm(spec, tower, seed, preprocess=None) -> ModelBundle:
     elif weights in (None, "random"):
         model, ident = timm.create_model(name, pretrained=False), f"random@{seed}"
     else:
+        kwargs = _weights.timm_pretrained(name, weights)  # the cache, or one download
         try:
             model = timm.create_model(
-                name if weights == "pretrained" else f"{name}.{weights}", pretrained=True
+                name if weights == "pretrained" else f"{name}.{weights}", **kwargs
             )
         except Exception as exc:
             raise _download_error(
@@ -377,12 +402,7 @@ def _load_torchvision(spec, tower, seed, preprocess=None) -> ModelBundle:
 
     name, weights = spec.name, spec.weights
 
-    if name not in torchvision.models.list_models():
-        close = closest_names(name, torchvision.models.list_models(), n=5)
-        raise ParameterError(
-            f"Unknown torchvision model {name!r}. Close matches: {', '.join(close) or 'none'}."
-        )
-    path = _weights_file(weights)
+    path = _weights_file(weights)  # check_names validated the name and weights
     _seeded(seed)
     if weights in (None, "random") or path is not None:
         model = torchvision.models.get_model(name, weights=None)
@@ -395,11 +415,9 @@ def _load_torchvision(spec, tower, seed, preprocess=None) -> ModelBundle:
             ident = _file_id(path)
         transform = _imagenet_transform()
     else:
-        try:
-            enum = torchvision.models.get_model_weights(name)
-            w = enum.DEFAULT if weights == "DEFAULT" else enum[weights]
-        except KeyError as exc:
-            raise ParameterError(f"Unknown weights {weights!r} for torchvision {name}.") from exc
+        enum = torchvision.models.get_model_weights(name)
+        w = enum.DEFAULT if weights == "DEFAULT" else enum[weights]
+        _weights.check_torchvision_weights(name, w)  # cached, or downloadable
         try:
             model = torchvision.models.get_model(name, weights=w)
         except Exception as exc:
