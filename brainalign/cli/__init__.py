@@ -39,6 +39,14 @@ _VERBS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (``--help`` shows the usage)."""
+
+    def error(self, message):
+        """Print ``<prog>: error: <message> (see <prog> --help)`` and exit 2."""
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with one sub-command per verb.
 
@@ -49,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     """
     from brainalign import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="brainalign",
         description="Link vision and language model features to brain data.",
     )

@@ -25,14 +25,18 @@ def add_arguments(parser) -> None:
     from brainalign.runs import DecodeSpec
 
     DecodeSpec.add_arguments(parser)
-    parser.add_argument("--out", required=True, metavar="RUN", help="run directory")
+    from brainalign.cli import add_out_argument
+
+    add_out_argument(parser)
 
 
 def run(args) -> int:
     """Decode, write the run directory and print the metrics per ROI."""
     from brainalign.runs import DecodeSpec, run_decode
 
-    result = run_decode(DecodeSpec.from_args(args), args.out, progress=not args.quiet)
+    result = run_decode(
+        DecodeSpec.from_args(args), args.out, progress=not args.quiet, overwrite=args.overwrite
+    )
     table = result["decoding"]
     if "time" in table:  # EEG: the peak of each metric over time, and the whole epoch
         _print_time_resolved(table)

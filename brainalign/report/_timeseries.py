@@ -19,14 +19,16 @@ def _labelled(decoding: pd.DataFrame) -> pd.DataFrame:
         label = label + " · " + frame[column]
     frame["label"] = label
     if "chance" in frame.columns:
-        frame["above_chance"] = frame["value"].astype(float) - frame["chance"].astype(float)
+        gain = frame["value"].astype(float) - frame["chance"].astype(float)
+        lower_is_better = frame["metric"].astype(str).str.contains("rank")
+        frame["above_chance"] = gain.where(~lower_is_better, -gain)
     return frame
 
 
 _DECODING_VALUES = [
     ("value", "value", 3),
     ("chance", "chance", 3),
-    ("above_chance", "value − chance", 3),
+    ("above_chance", "better than chance by", 3),
 ]
 
 
@@ -69,7 +71,8 @@ def decoding_section(contents) -> Section | None:
         "beside their chance level. Chance is what a decoder without information scores "
         "on these test images: the expected value of the metric under the null (1 / n "
         "images for top-1, 5 / n for top-5, 0.5 for 2-way identification) and, for a "
-        "median rank, the median of the null distribution.",
+        "median rank, the median of the null distribution. 'Better than chance by' is "
+        "value − chance, or chance − value for ranks (where lower is better).",
     )
     if (~timed).any():
         section.items += _static_items(frame[~timed])

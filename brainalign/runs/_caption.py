@@ -62,6 +62,15 @@ def read_fit_run(run_dir) -> dict:
     return {"params": params, "weights": read_weights(run), "scores": run.read_table("scores")}
 
 
+def _check_captionable(run: RunDir) -> None:
+    """Refuse time-resolved runs: their targets are channel x time cells, not voxels."""
+    if {"channel", "time"} <= set(run.table_columns("scores")):
+        raise ParameterError(
+            f"Invalid value for 'run_dir': caption describes voxels or vertices of fMRI "
+            f"fit runs; {str(run.path)!r} is a time-resolved EEG run (channel x time targets)."
+        )
+
+
 def _load_test_data(params, progress):
     from brainalign.runs._common import load_averaged
 
@@ -230,9 +239,15 @@ def caption_run(
             f"Invalid value for 'n_voxels': expected an integer >= 0; got {n_voxels!r}."
         )
     run_dir = RunDir(run_dir).path
+    _check_captionable(RunDir(run_dir))
     run = read_fit_run(run_dir)
     params = run["params"]
     train, test = _load_test_data(params, progress)
+    if train.stimuli is None:
+        raise ParameterError(
+            f"Invalid value for 'run_dir': captions need the images the subject saw; the "
+            f"{params['dataset']} data of {str(run_dir)!r} has none."
+        )
     _check_targets(test, run["weights"])
     extractor = get_extractor(params["model"], device=device, seed=params.get("seed", 0))
     own_bank = bank is None

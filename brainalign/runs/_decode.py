@@ -106,8 +106,12 @@ def decode_subject(
     return run_decode(spec, out, progress=progress)
 
 
-def run_decode(spec: DecodeSpec, out, progress: bool = True) -> dict:
+def run_decode(spec: DecodeSpec, out, progress: bool = True, overwrite: bool = False) -> dict:
     """Decode one :class:`DecodeSpec` and write its run directory.
+
+    The subject, ROIs, model and layer are checked before any data is loaded
+    (:func:`~brainalign.runs._validate.check_plan`), then the run directory
+    (:meth:`RunDir.prepare`).
 
     Parameters
     ----------
@@ -117,6 +121,8 @@ def run_decode(spec: DecodeSpec, out, progress: bool = True) -> dict:
         Run directory.
     progress : bool
         Show progress bars.
+    overwrite : bool
+        Replace a different run that ``out`` holds (else it is refused).
 
     Returns
     -------
@@ -125,9 +131,14 @@ def run_decode(spec: DecodeSpec, out, progress: bool = True) -> dict:
     """
     from brainalign.data import load_dataset
     from brainalign.encoding import DecodingModel, decode_rois
+    from brainalign.runs._validate import check_plan
 
     run = out if isinstance(out, RunDir) else RunDir(out)
     run.check_output()
+    rois = [r for r in [*(spec.rois or []), spec.roi] if isinstance(r, str) and r != "auto"]
+    models = {spec.model: [spec.layer]} if spec.target == "image" else None
+    check_plan(spec.dataset, spec.root, [spec.subject], rois or None, models)
+    run.prepare("decode", spec.to_json(), overwrite=overwrite)
     cache = spec.cache_dir or run.features
     with recorded_warnings() as caught:
         space = _TargetSpace(spec)  # fails before reading

@@ -464,7 +464,7 @@ class RunDir:
 
 #: Spec fields that say where a run executes, not what it computes (ignored when a
 #: folder's run is compared with a new one).
-EXECUTION_KEYS = frozenset({"workers", "scheduler", "cache_dir", "device"})
+EXECUTION_KEYS = frozenset({"workers", "scheduler", "cache_dir", "device", "backend"})
 
 #: Names a run writes at its top level (anything else is not a run's).
 _RUN_DIRS = frozenset({"maps", "figures", "features", "tasks", "rsa", "top_images"})

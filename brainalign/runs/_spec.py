@@ -12,6 +12,7 @@ and is written to ``run.json`` as ``parameters`` (:meth:`RunSpec.to_json`), from
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +110,10 @@ def _plain(value):
     return value
 
 
+#: Torch devices a spec accepts (``auto`` picks CUDA, then MPS, then the CPU).
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
 @dataclass(frozen=True, kw_only=True)
 class _Options:
     """Options shared by every pipeline: features, ridge, permutations, seed."""
@@ -128,6 +133,8 @@ class _Options:
         self._set("cv", _as_int("cv", self.cv, 2))
         self._set("n_permutations", _as_int("n_permutations", self.n_permutations, 1))
         self._set("device", _as_text("device", self.device))
+        if not _DEVICE.fullmatch(self.device):
+            raise _invalid("device", "auto, cpu, cuda, cuda:<n> or mps", self.device)
         if self.backend not in BACKENDS:
             raise _invalid("backend", f"one of {', '.join(BACKENDS)}", self.backend)
         self._set("seed", _as_int("seed", self.seed, 0))

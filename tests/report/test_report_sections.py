@@ -230,7 +230,7 @@ def test_decoding_table_and_peaks(builder, render):
     _, page = render(builder.path)
     peaks = page.rows("decoding-peaks")
     assert {r["peak time (s)"] for r in peaks} == {"0.100"}  # first time at the plateau
-    assert {r["value − chance"] for r in peaks} == {"0.300"}
+    assert {r["better than chance by"] for r in peaks} == {"0.300"}
     assert "decoding-table" not in page.ids
 
 
@@ -398,7 +398,7 @@ def test_decoding_without_roi_column(builder, render):
             "metric": "top1",
             "value": "0.150",
             "chance": "0.005",
-            "value − chance": "0.145",
+            "better than chance by": "0.145",
         }
     ]
     assert page.rows("decoding-peaks")[0]["peak time (s)"] == "0.100"
