@@ -24,6 +24,7 @@ import pandas as pd
 from brainalign._utils import check_option, require_file
 from brainalign.data._adapter import DatasetAdapter, DatasetSummary, ExtraScores, SubjectSummary
 from brainalign.data._braindata import BrainData
+from brainalign.data._reading import load_npy
 from brainalign.data._registry import register_dataset
 from brainalign.data._stimuli import read_images
 from brainalign.data._surface import HEMIS, SurfaceSpace
@@ -393,7 +394,8 @@ class Algonauts2023(DatasetAdapter):
         masks = {}
         for h in HEMIS:
             path = folder / "roi_masks" / f"{h}.all-vertices_fsaverage_space.npy"
-            masks[h] = np.load(require_file(path, "challenge vertex mask")).ravel() > 0
+            mask = load_npy(require_file(path, "challenge vertex mask"), "challenge vertex mask")
+            masks[h] = mask.ravel() > 0
         return masks
 
     def _responses(self, folder, masks):
@@ -406,7 +408,7 @@ class Algonauts2023(DatasetAdapter):
             block = []
             for h in HEMIS:
                 path = require_file(fmri / f"{h}_{name}_fmri.npy", "challenge fMRI file")
-                arr = np.load(path)
+                arr = load_npy(path, "challenge fMRI file")
                 expected = (rows.size, int(masks[h].sum()))
                 if arr.shape != expected:
                     raise DataError(
@@ -431,7 +433,7 @@ class Algonauts2023(DatasetAdapter):
             mapping.pop(0, None)
             values = []
             for h, path in zip(HEMIS, files, strict=True):
-                vec = np.rint(np.load(path).ravel()).astype(np.int64)
+                vec = np.rint(load_npy(path, "challenge ROI file").ravel()).astype(np.int64)
                 if vec.size != masks[h].sum():
                     raise DataError(
                         f"Vertex count mismatch: {path.name} has {vec.size} vertices but the "
@@ -445,7 +447,8 @@ class Algonauts2023(DatasetAdapter):
         paths = [folder / "test_split" / "noise_ceiling" / f"{h}_noise_ceiling.npy" for h in HEMIS]
         if not all(p.exists() for p in paths):
             return None
-        nc = np.concatenate([np.load(p).ravel() for p in paths]).astype(np.float64)
+        nc = [load_npy(p, "challenge noise ceiling").ravel() for p in paths]
+        nc = np.concatenate(nc).astype(np.float64)
         if nc.size != sum(int(m.sum()) for m in masks.values()):
             raise DataError(
                 f"Vertex count mismatch: the noise ceiling files hold {nc.size} values but the "

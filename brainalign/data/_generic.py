@@ -10,9 +10,10 @@ import pandas as pd
 from brainalign._utils import require_file
 from brainalign.data._adapter import ALL_SUBJECTS, DatasetAdapter, DatasetSummary, SubjectSummary
 from brainalign.data._braindata import BrainData
+from brainalign.data._reading import load_npy, read_nifti, read_text, reading
 from brainalign.data._registry import register_dataset
 from brainalign.data._space import VolumeSpace
-from brainalign.data._volume_io import read_nifti_masked
+from brainalign.data._volume_io import nifti_shape, read_nifti_masked
 from brainalign.exceptions import DataError, ParameterError
 
 
@@ -114,15 +115,14 @@ class ArrayDataset(_FileAdapter):
 
     def _ids(self, stimulus_ids) -> np.ndarray:
         if isinstance(stimulus_ids, (str, Path)):
-            lines = self._path(stimulus_ids, "stimulus id list").read_text().splitlines()
+            path = self._path(stimulus_ids, "stimulus id list")
+            lines = read_text(path, "stimulus id list").splitlines()
             return np.array([line.strip() for line in lines if line.strip()])
         return np.asarray(stimulus_ids)
 
     def _space(self, mask, n_targets: int) -> VolumeSpace:
-        import nibabel as nib
-
-        img = nib.load(str(self._path(mask, "mask")))
-        space = VolumeSpace.from_mask(np.asarray(img.dataobj), img.affine)
+        vol, img = read_nifti(self._path(mask, "mask"), "mask")
+        space = VolumeSpace.from_mask(vol, img.affine)
         if space.n_targets != n_targets:
             raise DataError(
                 f"The mask has {space.n_targets} voxels but the responses have {n_targets} columns."
@@ -134,15 +134,17 @@ def _read_matrix(path: Path):
     """Return (matrix, ids or None, column table or None) from npy/npz/csv."""
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        return _as_2d(np.load(path, allow_pickle=False), path), None, None
+        return _as_2d(load_npy(path, "response matrix"), path), None, None
     if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
+        # open here: numpy leaves the file open when it is not a zip archive
+        with reading(path, "response archive"), open(path, "rb") as f, np.load(f) as z:
             if "responses" not in z:
                 raise DataError(f"{path} has no array 'responses'; found {list(z)}.")
             ids = z["stimulus_ids"] if "stimulus_ids" in z else None
             return _as_2d(z["responses"], path), ids, None
     if suffix == ".csv":
-        table = pd.read_csv(path)
+        with reading(path, "response table"):
+            table = pd.read_csv(path)
         if "stimulus_id" not in table:
             raise DataError(f"{path} has no 'stimulus_id' column; found {list(table)[:5]}.")
         values = table.drop(columns="stimulus_id")
@@ -232,21 +234,19 @@ class NiftiDataset(_FileAdapter):
             Rows = volumes, ``stimulus_ids`` = labels, ``row_meta`` = ``run`` and
             ``volume``.
         """
-        import nibabel as nib
-
         runs = [bold] if isinstance(bold, (str, Path)) else list(bold)
         paths = [self._path(b, "bold image") for b in runs]
-        mask_img = nib.load(str(self._path(mask, "mask")))
-        space = VolumeSpace.from_mask(np.asarray(mask_img.dataobj), mask_img.affine)
+        mask_vol, mask_img = read_nifti(self._path(mask, "mask"), "mask")
+        space = VolumeSpace.from_mask(mask_vol, mask_img.affine)
         blocks = []
         for path in paths:
-            shape = nib.load(str(path)).shape
+            shape = nifti_shape(path, "bold image")
             if tuple(shape[:3]) != space.shape:
                 raise DataError(
                     f"Volume shape mismatch: {path.name} has grid {tuple(shape[:3])} "
                     f"but the mask has {space.shape}."
                 )
-            blocks.append(read_nifti_masked(path, space.ijk).astype(np.float32))
+            blocks.append(read_nifti_masked(path, space.ijk, "bold image").astype(np.float32))
         n_vols = [len(b) for b in blocks]
         if events is None:
             ids, run = self._attributes(labels, sum(n_vols))
@@ -289,7 +289,8 @@ class NiftiDataset(_FileAdapter):
 
     def _attributes(self, labels, n_rows: int):
         path = self._path(labels, "attributes file")
-        rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+        text = read_text(path, "attributes file")
+        rows = [line.split() for line in text.splitlines() if line.strip()]
         if len(rows) != n_rows:
             raise DataError(
                 f"{path.name} has {len(rows)} lines but the bold data have {n_rows} volumes."
@@ -308,7 +309,9 @@ class NiftiDataset(_FileAdapter):
             )
         ids, runs = [], []
         for run, (ev, path, n) in enumerate(zip(events, paths, n_vols, strict=True)):
-            table = pd.read_csv(self._path(ev, "events file"), sep="\t")
+            ev_path = self._path(ev, "events file")
+            with reading(ev_path, "events file"):
+                table = pd.read_csv(ev_path, sep="\t")
             missing = {"onset", "duration", "trial_type"} - set(table)
             if missing:
                 raise DataError(f"{ev} lacks column(s) {sorted(missing)}.")
@@ -328,7 +331,8 @@ class NiftiDataset(_FileAdapter):
 def _tr_of(path: Path) -> float:
     import nibabel as nib
 
-    zooms = nib.load(str(path)).header.get_zooms()
+    with reading(path, "bold image"):
+        zooms = nib.load(str(path)).header.get_zooms()
     if len(zooms) < 4 or not zooms[3] > 0:
         raise DataError(f"{path.name} records no repetition time; pass 'tr'.")
     return float(zooms[3])

@@ -8,6 +8,8 @@ are mapped to stimulus ids, and are epoched with ``tmin``/``tmax``/``baseline``.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ import pandas as pd
 
 from brainalign._utils import check_option, require_file
 from brainalign.data._adapter import ALL_SUBJECTS, DatasetAdapter, DatasetSummary, SubjectSummary
+from brainalign.data._reading import reading
 from brainalign.data._registry import register_dataset
 from brainalign.data._sensors import _quiet_mne, crop_times, montage_name, sensor_data
 from brainalign.exceptions import DataError, MissingFileError, ParameterError
@@ -70,12 +73,17 @@ def read_raw(path, preload: bool = True):
     label, reader = READERS[_ending(path)]
     if reader is None:
         return read_muse_csv(path)
-    try:
-        with _quiet_mne(_HANDLED):
-            raw = getattr(mne.io, reader)(path, preload=preload)
-    except (ValueError, RuntimeError, KeyError) as exc:
-        raise DataError(f"Could not read {path.name} as {label}: {exc}") from exc
+    with reading(path, f"{label} recording"), _quiet_mne(_HANDLED), _whole_file():
+        raw = getattr(mne.io, reader)(path, preload=preload)
     return _mark_boundaries(raw)
+
+
+@contextlib.contextmanager
+def _whole_file():
+    """Make MNE's warning about a cut FIF ("Invalid tag with only 0/16 bytes") an error."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Invalid tag with only", category=RuntimeWarning)
+        yield
 
 
 def _mark_boundaries(raw):
@@ -114,7 +122,8 @@ def read_muse_csv(paths, sfreq: float = MUSE_SFREQ):
         raise ParameterError("Invalid value for 'paths': expected at least one CSV file.")
     raws = []
     for path in paths:
-        table = pd.read_csv(require_file(path, "Muse CSV file"))
+        with reading(require_file(path, "Muse CSV file"), "Muse CSV file"):
+            table = pd.read_csv(path)
         missing = [c for c in (*MUSE_CHANNELS[:4], "Marker0") if c not in table]
         if missing:
             raise DataError(f"{Path(path).name} lacks Muse column(s) {missing}.")
@@ -420,10 +429,10 @@ class MNEDataset(DatasetAdapter):
             paths = self._paths(files)
             source = [str(p) for p in paths]
             if len(paths) == 1 and paths[0].name.endswith(("-epo.fif", "-epo.fif.gz")):
-                with _quiet_mne():
+                with reading(paths[0], "FIF epochs file"), _quiet_mne(), _whole_file():
                     epochs = mne.read_epochs(paths[0], preload=True)
             elif paths[0].name.lower().endswith(".set") and _is_epoched_set(paths[0]):
-                with _quiet_mne(_HANDLED):
+                with reading(paths[0], "EEGLAB epochs file"), _quiet_mne(_HANDLED):
                     epochs = mne.read_epochs_eeglab(paths[0])
             else:
                 raw = _read_all(paths)
@@ -473,7 +482,7 @@ class MNEDataset(DatasetAdapter):
     def _describe_epochs(self, path: Path) -> DatasetSummary:
         import mne
 
-        with _quiet_mne():
+        with reading(path, "FIF epochs file"), _quiet_mne(), _whole_file():
             epochs = mne.read_epochs(path, preload=False)
         names = {code: name for name, code in epochs.event_id.items()}
         facts = _event_summary(epochs.events[:, 2], names, ["FIF epochs"])
@@ -580,9 +589,9 @@ class BIDSEEGDataset(DatasetAdapter):
         matches = [m for m in path.match() if m.extension in _RAW_EXT]
         if not matches:
             raise DataError(f"No {datatype} recording in the BIDS dataset {self.root} for {path}.")
-        with _quiet_mne(_HANDLED):
+        with reading(matches[0].fpath, "BIDS recording"), _quiet_mne(_HANDLED):
             raw = read_raw_bids(matches[0], verbose="error")
-        raw.load_data()
+            raw.load_data()
         epochs, stimulus_ids = epochs_from_raw(
             raw, event_map, tmin, tmax, baseline, picks, reject, l_freq, h_freq, None, True
         )
@@ -633,7 +642,8 @@ class BIDSEEGDataset(DatasetAdapter):
         for match in matches:
             events = match.copy().update(suffix="events", extension=".tsv").fpath
             if events.exists():
-                table = pd.read_csv(events, sep="\t")
+                with reading(events, "BIDS events file"):
+                    table = pd.read_csv(events, sep="\t")
                 kinds.extend(table["trial_type"] if "trial_type" in table else ["n/a"] * len(table))
         sessions = sorted({m.session for m in matches if m.session})
         names, counts = np.unique(np.asarray(kinds, dtype=str), return_counts=True)

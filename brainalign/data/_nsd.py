@@ -12,6 +12,7 @@ from brainalign._utils import check_option, get_logger, require_file, warn
 from brainalign.data import _nsd_layout as L
 from brainalign.data._adapter import DatasetAdapter, DatasetSummary, SubjectSummary
 from brainalign.data._braindata import BrainData, scale_into, zscore_columns
+from brainalign.data._reading import read_nifti, read_text, reading
 from brainalign.data._registry import register_dataset
 from brainalign.data._space import VolumeSpace
 from brainalign.data._stimuli import NSDStimuli
@@ -154,7 +155,7 @@ class NSD(DatasetAdapter):
         """
         path = require_file(self.root / L.ctab_file(subject, name), "ROI label table")
         labels = {}
-        for line_no, line in enumerate(path.read_text().splitlines(), 1):
+        for line_no, line in enumerate(read_text(path, "ROI label table").splitlines(), 1):
             parts = line.split()
             if not parts:
                 continue
@@ -253,11 +254,9 @@ class NSD(DatasetAdapter):
         return np.unique(design["subjectim"][subject - 1, order[trial] - 1] - 1)
 
     def _roi_counts(self, subject: int) -> dict:
-        import nibabel as nib
-
         counts = {}
         for name, path in self.roi_files(subject).items():
-            vol = np.asarray(nib.load(str(path)).dataobj)
+            vol = read_nifti(path, "ROI volume")[0]
             counts[name] = {
                 label: int((vol == value).sum())
                 for value, label in self.read_ctab(subject, name).items()
@@ -366,7 +365,8 @@ class NSD(DatasetAdapter):
         from scipy.io import loadmat
 
         path = require_file(self.root / L.EXPDESIGN, "NSD design file")
-        mat = loadmat(str(path))
+        with reading(path, "NSD design file"):
+            mat = loadmat(str(path))
         missing = [k for k in ("masterordering", "subjectim") if k not in mat]
         if missing:
             raise DataError(f"{path} lacks the variable(s) {missing}.")
@@ -377,7 +377,8 @@ class NSD(DatasetAdapter):
 
     def _stim_info(self, columns=None) -> pd.DataFrame:
         path = require_file(self.root / L.STIM_INFO, "NSD stimulus information file")
-        header = pd.read_csv(path, nrows=0).columns
+        with reading(path, "NSD stimulus information file"):
+            header = pd.read_csv(path, nrows=0).columns
         if columns is not None:
             missing = [c for c in columns if c not in header]
             if missing:
@@ -385,7 +386,11 @@ class NSD(DatasetAdapter):
                     {m.group(1) for c in header if (m := re.fullmatch(r"subject(\d+)", c))}, key=int
                 )
                 raise DataError(f"{path} lacks column(s) {missing}; it lists subjects {subjects}.")
-        return pd.read_csv(path, usecols=columns)
+        with reading(path, "NSD stimulus information file"):
+            table = pd.read_csv(path, usecols=columns, low_memory=False)
+        if columns is not None:
+            _check_filled(table, path)
+        return table
 
     def _shared_ids(self, info=None) -> np.ndarray:
         info = self._stim_info(["nsdId", "shared1000"]) if info is None else info
@@ -420,22 +425,18 @@ class NSD(DatasetAdapter):
 
     def _roi_labels(self, subject: int):
         """Load every ROI file (with ctab) of a subject as label volumes."""
-        import nibabel as nib
-
         labels = {}
         for name, path in self.roi_files(subject).items():
-            img = nib.load(str(path))
-            labels[name] = (np.asarray(img.dataobj), self.read_ctab(subject, name), img)
+            vol, img = read_nifti(path, "ROI volume")
+            labels[name] = (vol, self.read_ctab(subject, name), img)
         return labels, list(labels)
 
     def _voxels(self, subject: int, roi, labels):
         """Voxel indices (C order), affine and grid of the requested ROI union."""
-        import nibabel as nib
-
         if roi is None:
             path = require_file(self.root / L.brainmask_file(subject), "brain mask")
-            img = nib.load(str(path))
-            mask = np.asarray(img.dataobj) > 0
+            vol, img = read_nifti(path, "brain mask")
+            mask = vol > 0
         else:
             if not labels:
                 raise DataError(
@@ -457,7 +458,10 @@ class NSD(DatasetAdapter):
         return np.argwhere(mask), img.affine, mask.shape
 
     def _check_grid(self, path: Path, grid):
-        found = hdf5_grid(path) if path.suffix == ".hdf5" else nifti_shape(path)[:3]
+        if path.suffix == ".hdf5":
+            found = hdf5_grid(path, what="NSD betas file")
+        else:
+            found = nifti_shape(path, "NSD betas file")[:3]
         if tuple(found) != tuple(grid):
             raise DataError(
                 f"Volume shape mismatch: betas {path.name} have grid {tuple(found)} but "
@@ -465,8 +469,6 @@ class NSD(DatasetAdapter):
             )
 
     def _column_table(self, subject, ijk, labels, grid) -> pd.DataFrame:
-        import nibabel as nib
-
         i, j, k = ijk.T
         table = pd.DataFrame({"i": i, "j": j, "k": k})
         for fname, (vol, names, _) in labels.items():
@@ -479,7 +481,7 @@ class NSD(DatasetAdapter):
             table[fname] = [names.get(v, "") for v in values]
         path = self.root / L.ncsnr_file(subject)
         if path.exists():
-            ncsnr = np.asarray(nib.load(str(path)).dataobj, dtype=np.float64)
+            ncsnr = read_nifti(path, "ncsnr volume", dtype=np.float64)[0]
             if ncsnr.shape[:3] != tuple(grid):
                 raise DataError(
                     f"Volume shape mismatch: {path.name} has shape {ncsnr.shape} but "
@@ -543,6 +545,17 @@ def _repetitions(subject: int, trial: np.ndarray, nsd_id: np.ndarray, info) -> n
     return rep
 
 
+def _check_filled(table: pd.DataFrame, path: Path) -> None:
+    """Raise if a cell is empty (a cut or garbled line of the stimulus information file)."""
+    empty = table.isna().to_numpy()
+    if empty.any():
+        row, col = np.argwhere(empty)[0]
+        raise DataError(
+            f"{path.name}, line {row + 2}: no value in column {table.columns[col]!r} "
+            f"({int(empty.any(axis=1).sum())} line(s) incomplete; {path})."
+        )
+
+
 def _format_of(path: Path) -> str:
     return "hdf5" if path.suffix == ".hdf5" else "nifti"
 
@@ -560,7 +573,10 @@ def _read_session(path: Path, ijk: np.ndarray, out: np.ndarray, zscore: bool) ->
     Returns the mask of voxels that are constant (e.g. all 0: no data in this
     session) or not finite.
     """
-    raw = read_hdf5_masked(path, ijk) if path.suffix == ".hdf5" else read_nifti_masked(path, ijk)
+    if path.suffix == ".hdf5":
+        raw = read_hdf5_masked(path, ijk, what="NSD betas file")
+    else:
+        raw = read_nifti_masked(path, ijk, what="NSD betas file")
     if raw.shape[0] != out.shape[0]:
         raise DataError(f"{path} holds {raw.shape[0]} trials; an NSD session has {out.shape[0]}.")
     scale_into(raw, BETA_SCALE, out)

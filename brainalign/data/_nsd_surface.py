@@ -32,6 +32,7 @@ from brainalign.data._nsd import (
     default_roi_size,
     select_sessions,
 )
+from brainalign.data._reading import read_text
 from brainalign.data._registry import register_dataset
 from brainalign.data._stimuli import NSDStimuli
 from brainalign.data._surface import (
@@ -163,7 +164,7 @@ def _read_labels(root, subject, space, n_vert) -> dict:
     for name, paths in surface_roi_files(root, subject, space).items():
         vectors = {}
         for h in HEMIS:
-            vec = read_mgh_vector(paths[h])
+            vec = read_mgh_vector(paths[h], "surface ROI labels")
             if vec.size != n_vert[h]:
                 raise DataError(
                     f"Vertex count mismatch: {paths[h].name} has {vec.size} vertices but the "
@@ -176,7 +177,7 @@ def _read_labels(root, subject, space, n_vert) -> dict:
 
 def _read_ctab(path: Path) -> dict[int, str]:
     table = {}
-    for line_no, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for line_no, line in enumerate(read_text(path, "ROI label table").splitlines(), 1):
         parts = line.split()
         if not parts:
             continue
@@ -226,7 +227,7 @@ def _column_table(root, subject, space, labels, hemi, vertex, n_vert) -> pd.Data
     if all(p.exists() for p in paths.values()):
         ncsnr = np.empty(vertex.size)
         for h in HEMIS:
-            vec = read_mgh_vector(require_file(paths[h], "surface ncsnr"))
+            vec = read_mgh_vector(require_file(paths[h], "surface ncsnr"), "surface ncsnr")
             if vec.size != n_vert[h]:
                 raise DataError(
                     f"Vertex count mismatch: {paths[h].name} has {vec.size} vertices but the "
@@ -251,7 +252,7 @@ def _read_session(pair, hemi, vertex, out, zscore, n_vert) -> np.ndarray:
                 f"the first session's {h} betas have {n_vert[h]}."
             )
         read = read_surface_hdf5 if path.suffix == ".hdf5" else read_mgh_rows
-        raw = read(path, vertex[cols])
+        raw = read(path, vertex[cols], what="NSD surface betas file")
         if raw.shape[0] != out.shape[0]:
             raise DataError(
                 f"{path} holds {raw.shape[0]} trials; an NSD session has {out.shape[0]}."
@@ -284,7 +285,8 @@ def surface_roi_counts(root: Path, subject: int, space: str) -> dict[str, dict[s
     """
     counts = {}
     for name, paths in surface_roi_files(root, subject, space).items():
-        vectors = [np.rint(read_mgh_vector(paths[h])).astype(np.int64) for h in HEMIS]
+        vectors = [read_mgh_vector(paths[h], "surface ROI labels") for h in HEMIS]
+        vectors = [np.rint(vec).astype(np.int64) for vec in vectors]
         counts[name] = {
             label: int(sum((vec == value).sum() for vec in vectors))
             for value, label in _read_ctab(paths["ctab"]).items()

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from brainalign.data import _nsd_layout as L
+from brainalign.data._reading import reading
 from brainalign.data._surface import HEMIS, find_meshes, read_mgh
 from brainalign.exceptions import DataError, MissingFileError, ParameterError
 
@@ -301,7 +302,7 @@ def _read_voxel_coords(path: Path) -> np.ndarray:
     """Read a func -> surface transform as 0-based voxel coordinates (NaN for ``9999``)."""
     if not path.exists():
         raise MissingFileError(f"NSD transform not found: {path}.")
-    data = read_mgh(path).astype(np.float64)
+    data = read_mgh(path, "NSD transform").astype(np.float64)
     coords = data.reshape(data.shape[0], -1, order="F")
     if coords.shape[1] != 3:
         raise DataError(f"{path} must hold 3 voxel coordinates per vertex; got shape {data.shape}.")
@@ -313,7 +314,7 @@ def _read_index(path: Path, n_native: int) -> np.ndarray:
     """``white-to-fsaverage``: the 0-based native vertex of each fsaverage vertex."""
     if not path.exists():
         raise MissingFileError(f"NSD transform not found: {path}.")
-    index = read_mgh(path).reshape(-1).astype(np.int64) - 1
+    index = read_mgh(path, "NSD transform").reshape(-1).astype(np.int64) - 1
     if index.min() < 0 or index.max() >= n_native:
         raise DataError(
             f"{path} names native vertices {index.min() + 1}..{index.max() + 1}, but the "
@@ -332,10 +333,11 @@ def _world_vertices(surface) -> np.ndarray:
     if path.endswith(".gii"):
         from nilearn import surface as nsurf
 
-        return np.asarray(nsurf.load_surf_mesh(path).coordinates, dtype=np.float64)
+        with reading(path, "surface mesh"):
+            return np.asarray(nsurf.load_surf_mesh(path).coordinates, dtype=np.float64)
     import nibabel as nib
 
-    with warnings.catch_warnings():  # files without volume info: no cras, no shift
+    with reading(path, "surface mesh"), warnings.catch_warnings():  # no cras: no shift
         warnings.filterwarnings("ignore", message="Unknown extension code")
         warnings.filterwarnings("ignore", message="No volume information")
         coords, _, meta = nib.freesurfer.read_geometry(path, read_metadata=True)

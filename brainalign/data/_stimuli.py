@@ -9,6 +9,7 @@ import numpy as np
 
 from brainalign._utils import require_file
 from brainalign.data import _nsd_layout as L
+from brainalign.data._reading import reading
 from brainalign.exceptions import DataError
 
 
@@ -36,7 +37,7 @@ def read_images(locate, ids, what: str) -> list[np.ndarray]:
         path = locate(i)
         if path is None:
             raise DataError(f"Unknown {what} id {i!r}.")
-        with Image.open(require_file(path, what)) as img:
+        with reading(require_file(path, what), what), Image.open(path) as img:
             out.append(np.asarray(img.convert("RGB")))
     return out
 
@@ -95,8 +96,9 @@ class NSDStimuli:
         """Shape of ``imgBrick`` (n_images, height, width, 3)."""
         import h5py
 
-        with h5py.File(require_file(self.hdf5_path, "NSD stimulus file"), "r") as f:
-            return tuple(f["imgBrick"].shape)
+        path = require_file(self.hdf5_path, "NSD stimulus file")
+        with reading(path, "NSD stimulus file"), h5py.File(path, "r") as f:
+            return tuple(_brick(f, path).shape)
 
     def images(self, ids) -> np.ndarray:
         """Read images by 0-based 73k id, in the order given.
@@ -115,8 +117,8 @@ class NSDStimuli:
 
         ids = np.asarray(ids, dtype=np.int64).ravel()
         path = require_file(self.hdf5_path, "NSD stimulus file")
-        with h5py.File(path, "r") as f:
-            brick = f["imgBrick"]
+        with reading(path, "NSD stimulus file"), h5py.File(path, "r") as f:
+            brick = _brick(f, path)
             bad = ids[(ids < 0) | (ids >= brick.shape[0])]
             if bad.size:
                 raise DataError(
@@ -152,15 +154,18 @@ class NSDStimuli:
 
         if self.stim_info_path is None or self.annotations_dir is None:
             raise DataError("This stimulus store has no caption files configured.")
-        info = pd.read_csv(
-            require_file(self.stim_info_path, "NSD stimulus information file"),
-            usecols=["nsdId", "cocoId"],
-        )
+        info_path = require_file(self.stim_info_path, "NSD stimulus information file")
+        with reading(info_path, "NSD stimulus information file"):
+            info = pd.read_csv(info_path, usecols=["nsdId", "cocoId"])
         by_coco = {}
         for split in ("train2017", "val2017"):
             path = self.annotations_dir / f"captions_{split}.json"
             if path.exists():
-                for ann in json.loads(path.read_text())["annotations"]:
+                with reading(path, "COCO captions file"):
+                    captions = json.loads(path.read_text())
+                if not isinstance(captions, dict) or "annotations" not in captions:
+                    raise DataError(f"{path.name} holds no 'annotations' list ({path}).")
+                for ann in captions["annotations"]:
                     by_coco.setdefault(int(ann["image_id"]), []).append(ann["caption"].strip())
         if not by_coco:
             raise DataError(f"No COCO caption files in {self.annotations_dir}.")
@@ -191,3 +196,10 @@ class NSDStimuli:
         """
         exists = self.hdf5_path.exists()
         return {"path": str(self.hdf5_path), "shape": list(self.shape) if exists else None}
+
+
+def _brick(f, path):
+    """Return the ``imgBrick`` dataset of an open ``nsd_stimuli.hdf5``."""
+    if "imgBrick" not in f:
+        raise DataError(f"{path.name} has no dataset 'imgBrick'; found {list(f)} ({path}).")
+    return f["imgBrick"]

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from brainalign._utils import atomic_path
+from brainalign.data._reading import is_truncation, reading, truncated
 from brainalign.exceptions import DataError, MissingFileError, ParameterError
 
 #: Hemisphere names, in column order.
@@ -416,16 +417,19 @@ def _check_patch(vertices, coords, border):
 
 
 @contextlib.contextmanager
-def open_mgh(path):
+def open_mgh(path, what: str = "MGH image"):
     """Open a FreeSurfer ``.mgh``/``.mgz`` image whose data can be read inside the block.
 
     ``nibabel.load`` leaves ``.mgh`` files open (a ResourceWarning in nibabel 5.4); here
-    the file is closed when the block ends.
+    the file is closed when the block ends. A damaged file, read in the block or
+    before, raises a one-line DataError naming it.
 
     Parameters
     ----------
     path : str or Path
         The image file.
+    what : str
+        What the file is, for messages.
 
     Yields
     ------
@@ -436,47 +440,53 @@ def open_mgh(path):
     from nibabel.fileholders import FileHolder
     from nibabel.openers import ImageOpener
 
-    with ImageOpener(str(path), "rb") as f:
+    with reading(path, what), ImageOpener(str(path), "rb") as f:
         yield nib.MGHImage.from_file_map({"image": FileHolder(str(path), fileobj=f)})
 
 
-def read_mgh(path) -> np.ndarray:
+def read_mgh(path, what: str = "MGH image") -> np.ndarray:
     """Read the whole data array of a ``.mgh``/``.mgz`` file (and close it).
 
     Parameters
     ----------
     path : str or Path
         The image file.
+    what : str
+        What the file is, for messages.
 
     Returns
     -------
     ndarray
         The data, shape as stored (e.g. ``(n_vertices, 1, 1, n_frames)``).
     """
-    with open_mgh(path) as img:
+    with open_mgh(path, what) as img:
         return np.asarray(img.dataobj)
 
 
-def read_mgh_vector(path) -> np.ndarray:
+def read_mgh_vector(path, what: str = "MGH image") -> np.ndarray:
     """Read a per-vertex ``.mgh``/``.mgz`` file (shape ``(n, 1, 1)``) as a 1-D array.
 
     Parameters
     ----------
     path : str or Path
         File of one value per vertex (labels, ncsnr).
+    what : str
+        What the file is, for messages.
 
     Returns
     -------
     ndarray of shape (n_vertices,)
         The values (file dtype, or float64 when the file is scaled).
     """
-    data = read_mgh(path)
+    data = read_mgh(path, what)
     if data.ndim < 1 or int(np.prod(data.shape[1:])) != 1:
         raise DataError(f"{path} must hold one value per vertex; got shape {data.shape}.")
     return data.reshape(-1)
 
 
-def read_mgh_rows(path, vertices: np.ndarray, block: int = 50) -> np.ndarray:
+def read_mgh_rows(
+    path, vertices: np.ndarray, block: int = 50, what: str = "MGH image"
+) -> np.ndarray:
     """Read the vertices ``vertices`` of every frame of a surface ``.mgh``, by blocks.
 
     NSD's surface betas are ``(n_vertices, 1, 1, n_trials)`` images; frames are read
@@ -490,17 +500,19 @@ def read_mgh_rows(path, vertices: np.ndarray, block: int = 50) -> np.ndarray:
         0-based vertex indices to keep, in output column order.
     block : int
         Frames per read.
+    what : str
+        What the file is, for messages; a short file says how many frames it holds.
 
     Returns
     -------
     ndarray of shape (T, n_columns)
         Raw values (file dtype).
     """
-    with open_mgh(path) as img:
-        return _read_frames(img, path, vertices, block)
+    with open_mgh(path, what) as img:
+        return _read_frames(img, path, vertices, block, what)
 
 
-def _read_frames(img, path, vertices, block) -> np.ndarray:
+def _read_frames(img, path, vertices, block, what) -> np.ndarray:
     shape = img.shape
     if len(shape) != 4 or shape[1:3] != (1, 1):
         raise DataError(f"Expected surface frames (n_vertices, 1, 1, T) in {path}; got {shape}.")
@@ -516,12 +528,30 @@ def _read_frames(img, path, vertices, block) -> np.ndarray:
     out = np.empty((t, vertices.size), dtype=img.get_data_dtype().newbyteorder("="))
     for start in range(0, t, block):
         stop = min(start + block, t)
-        chunk = np.asarray(img.dataobj[lo:hi, 0, 0, start:stop])  # (n_span, n_frames)
+        try:
+            chunk = np.asarray(img.dataobj[lo:hi, 0, 0, start:stop])  # (n_span, n_frames)
+        except Exception as exc:
+            if not is_truncation(exc):
+                raise
+            found = _readable_frames(img, lo, hi, start, stop)
+            raise truncated(path, what, t, found, "frames") from exc
         out[start:stop] = chunk[vertices - lo].T
     return out
 
 
-def read_surface_hdf5(path, vertices: np.ndarray, dataset: str = "betas") -> np.ndarray:
+def _readable_frames(img, lo: int, hi: int, start: int, stop: int) -> int:
+    """Return how many frames a short file holds (those before the first unreadable one)."""
+    for frame in range(start, stop):
+        try:
+            img.dataobj[lo:hi, 0, 0, frame]
+        except Exception:
+            return frame
+    return stop
+
+
+def read_surface_hdf5(
+    path, vertices: np.ndarray, dataset: str = "betas", what: str = "HDF5 file"
+) -> np.ndarray:
     """Read vertices from an NSD native-surface HDF5 (``/betas``: trials x vertices).
 
     Parameters
@@ -532,6 +562,8 @@ def read_surface_hdf5(path, vertices: np.ndarray, dataset: str = "betas") -> np.
         0-based vertex indices to keep.
     dataset : str
         Name of the dataset.
+    what : str
+        What the file is, for messages.
 
     Returns
     -------
@@ -541,7 +573,7 @@ def read_surface_hdf5(path, vertices: np.ndarray, dataset: str = "betas") -> np.
     import h5py
 
     vertices = np.asarray(vertices, dtype=np.int64)
-    with h5py.File(path, "r") as f:
+    with reading(path, what), h5py.File(path, "r") as f:
         if dataset not in f:
             raise DataError(f"{path} has no dataset {dataset!r}; found {list(f)}.")
         ds = f[dataset]
@@ -562,9 +594,9 @@ def n_frames(path) -> int:
     if Path(path).suffix == ".hdf5":
         import h5py
 
-        with h5py.File(path, "r") as f:
+        with reading(path, "surface betas file"), h5py.File(path, "r") as f:
             return int(f["betas"].shape[0])
-    with open_mgh(path) as img:
+    with open_mgh(path, "surface betas file") as img:
         shape = img.shape
     return int(shape[3]) if len(shape) == 4 else 1
 
@@ -574,7 +606,7 @@ def n_vertices_of(path) -> int:
     if Path(path).suffix == ".hdf5":
         import h5py
 
-        with h5py.File(path, "r") as f:
+        with reading(path, "surface betas file"), h5py.File(path, "r") as f:
             return int(f["betas"].shape[1])
-    with open_mgh(path) as img:
+    with open_mgh(path, "surface betas file") as img:
         return int(img.shape[0])

@@ -19,6 +19,7 @@ import pandas as pd
 
 from brainalign._utils import check_option, require_file
 from brainalign.data._adapter import DatasetAdapter, DatasetSummary, SubjectSummary
+from brainalign.data._reading import reading
 from brainalign.data._registry import register_dataset
 from brainalign.data._sensors import crop_times, sensor_data
 from brainalign.data._stimuli import read_images
@@ -67,7 +68,7 @@ def load_pickled_dict(path) -> dict:
         The stored dict.
     """
     path = require_file(path, "THINGS-EEG2 file")
-    with open(path, "rb") as f:
+    with reading(path, "THINGS-EEG2 file"), open(path, "rb") as f:
         try:
             version = np.lib.format.read_magic(f)
             reader = (
@@ -77,15 +78,12 @@ def load_pickled_dict(path) -> dict:
             )
             shape, _, dtype = reader(f)
         except ValueError as exc:
-            raise DataError(f"{path} is not a .npy file: {exc}") from exc
+            raise DataError(f"{path.name} is not a .npy file: {exc} ({path}).") from exc
         if dtype != np.dtype(object) or shape != ():
             raise DataError(
                 f"{path} holds a plain array of shape {shape}; expected a pickled dict."
             )
-        try:
-            obj = _SafeUnpickler(f, encoding="latin1").load()
-        except (pickle.UnpicklingError, EOFError) as exc:
-            raise DataError(f"{path} holds a damaged pickle: {exc}") from exc
+        obj = _SafeUnpickler(f, encoding="latin1").load()
     value = obj.item() if isinstance(obj, np.ndarray) else obj
     if not isinstance(value, dict):
         raise DataError(f"{path} holds a {type(value).__name__}; expected a dict.")
