@@ -174,10 +174,23 @@ def test_two_dask_workers_give_the_serial_result(serial_sweep, nsd_sample, tmp_p
     )
 
 
-def test_a_failing_task_is_reported_and_the_others_finish(nsd_sample, tmp_path, capsys):
+def test_a_failing_task_is_reported_and_the_others_finish(
+    nsd_sample, tmp_path, capsys, monkeypatch
+):
+    import brainalign.runs._sweep as sweep_module
+    from brainalign.exceptions import DataError
+
+    fit_task = sweep_module.fit_task
+
+    def failing(task, *args, **kwargs):  # layer4 breaks at fit time (e.g. a bad file)
+        if task["spec"].layer == "layer4":
+            raise DataError("planted failure of layer4")
+        return fit_task(task, *args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "fit_task", failing)
     out = tmp_path / "failing"
     argv = ["compare", "--dataset", "nsd", "--root", str(nsd_sample), "--subjects", "1"]
-    argv += ["--models", f"{MODEL},torch:brainalign.no_such_module:Net", "--layers", "layer6"]
+    argv += ["--models", MODEL, "--layers", "layer4,layer6"]
     argv += ["--cv", "3", "--permutations", "5", "--out", str(out), "-q"]
     with pytest.warns(UserWarning, match="Dropped 4"):
         assert main(argv) == 1
@@ -185,10 +198,23 @@ def test_a_failing_task_is_reported_and_the_others_finish(nsd_sample, tmp_path, 
     failed = {n: s for n, s in status.items() if s["status"] == "failed"}
     assert len(status) == 2 and len(failed) == 1
     (error,) = (s["error"] for s in failed.values())
-    assert "no_such_module" in error
+    assert "planted failure of layer4" in error
     table = pd.read_parquet(out / "roi_scores.parquet")
-    assert table["model"].str.startswith("torch:brainalign.data.sample:SampleNet").all()
-    assert "no_such_module" in capsys.readouterr().out
+    assert set(table["layer"]) == {"layer6"}
+    assert "planted failure" in capsys.readouterr().out
+
+
+def test_a_sweep_with_a_bad_model_is_refused_before_any_task(nsd_sample, tmp_path, capsys):
+    out = tmp_path / "bad-model"
+    argv = ["compare", "--dataset", "nsd", "--root", str(nsd_sample), "--subjects", "1,3"]
+    argv += ["--models", f"{MODEL},torch:brainalign.no_such_module:Net", "--layers", "layr6"]
+    argv += ["--out", str(out), "-q"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    for bad in ("subject 3", "no_such_module", "layr6"):  # every bad item, one message
+        assert bad in err
+    assert not out.exists()
 
 
 def test_bad_sweep_options_are_refused(nsd_sample, tmp_path, capsys):

@@ -150,9 +150,9 @@ def test_fit_rejects_an_unknown_layer(nsd_sample, tmp_path, capsys):
         str(tmp_path),
         "-q",
     ]
-    with pytest.warns(UserWarning, match="Dropped 4 of"):
-        assert main(argv) == 2
-    assert "Unknown layer 'layer9'" in capsys.readouterr().err
+    assert main(argv) == 2  # refused before the data are loaded (no "Dropped" warning)
+    assert "layer9" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
 
 
 def test_figures_are_drawn_and_not_blank(run_dir):
