@@ -3,6 +3,7 @@
 from brainalign.compare._best import (
     best_layers,
     choose_rows,
+    frequency_of,
     layer_selection_frequency,
     selection_column,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "choose_rows",
     "compare_rdms",
     "compute_rdm",
+    "frequency_of",
     "layer_selection_frequency",
     "linear_cka",
     "noise_ceiling",

@@ -118,16 +118,37 @@ def best_layers(
     best["selection_frequency"] = np.nan
     if bootstrap is not None and len(bootstrap):
         freq = layer_selection_frequency(bootstrap)
-        keys = ["subject", "model", "roi", "layer"]
-        found = freq.set_index(keys)["frequency"]
-        index = pd.MultiIndex.from_frame(
-            best[["subject", "model", "roi", "best_layer"]].set_axis(keys, axis=1)
-        )
-        best["selection_frequency"] = found.reindex(index).fillna(0.0).to_numpy()
+        best["selection_frequency"] = frequency_of(best, freq, "best_layer").fillna(0.0)
     score = best["selection_score"].fillna(-np.inf)
     top = score.groupby([best["subject"], best["roi"]]).transform("max")
     best["best_model"] = score == top
     return best.sort_values(["subject", "model", "roi"], kind="stable").reset_index(drop=True)
+
+
+def frequency_of(rows: pd.DataFrame, frequencies: pd.DataFrame, layer: str = "layer"):
+    """Look up each row's layer in a :func:`layer_selection_frequency` table.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        ``subject, model, roi`` and the ``layer`` column.
+    frequencies : pandas.DataFrame
+        ``subject, model, roi, layer, frequency``.
+    layer : str
+        Column of ``rows`` naming the layer.
+
+    Returns
+    -------
+    pandas.Series
+        The frequency of each row, on the index of ``rows`` (NaN where the table has
+        none).
+    """
+    keys = ["subject", "model", "roi", "layer"]
+    table = frequencies.assign(layer=frequencies["layer"].astype(str))
+    found = table.set_index(keys)["frequency"]
+    wanted = rows[["subject", "model", "roi", layer]].set_axis(keys, axis=1)
+    index = pd.MultiIndex.from_frame(wanted.assign(layer=wanted["layer"].astype(str)))
+    return pd.Series(found.reindex(index).to_numpy(), index=rows.index)
 
 
 def layer_selection_frequency(bootstrap: pd.DataFrame) -> pd.DataFrame:

@@ -187,17 +187,29 @@ def read_text(path, what: str = "text file") -> str:
         return Path(path).read_text()
 
 
+def npy_header(f) -> tuple[tuple, np.dtype]:
+    """Read the header of an open ``.npy`` file: ``(shape, dtype)``, the file at its data.
+
+    Raises
+    ------
+    ValueError
+        When the file does not start with a ``.npy`` header.
+    """
+    version = np.lib.format.read_magic(f)
+    header = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    shape, _, dtype = header(f)
+    return shape, dtype
+
+
 def _npy_sizes(path):
     """``(values the header promises, whole values present)`` of a plain ``.npy``."""
     try:
         with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            header = (
-                np.lib.format.read_array_header_1_0
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, _, dtype = header(f)
+            shape, dtype = npy_header(f)
             start = f.tell()
     except Exception:  # not even a readable header: nothing to count
         return None

@@ -19,7 +19,7 @@ import pandas as pd
 
 from brainalign._utils import check_option, require_file
 from brainalign.data._adapter import DatasetAdapter, DatasetSummary, SubjectSummary
-from brainalign.data._reading import reading
+from brainalign.data._reading import npy_header, reading
 from brainalign.data._registry import register_dataset
 from brainalign.data._sensors import crop_times, sensor_data
 from brainalign.data._stimuli import read_images
@@ -70,13 +70,7 @@ def load_pickled_dict(path) -> dict:
     path = require_file(path, "THINGS-EEG2 file")
     with reading(path, "THINGS-EEG2 file"), open(path, "rb") as f:
         try:
-            version = np.lib.format.read_magic(f)
-            reader = (
-                np.lib.format.read_array_header_1_0
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, _, dtype = reader(f)
+            shape, dtype = npy_header(f)
         except ValueError as exc:
             raise DataError(f"{path.name} is not a .npy file: {exc} ({path}).") from exc
         if dtype != np.dtype(object) or shape != ():

@@ -186,12 +186,11 @@ def roi_section(contents) -> Section | None:
 
 def _with_frequency(best: pd.DataFrame, selection) -> pd.DataFrame:
     """Add ``selection_frequency`` of each row's layer from a sweep's layer_selection."""
+    from brainalign.compare import frequency_of
+
     if selection is None or selection.empty:
         return best
-    keys = ["subject", "model", "roi", "layer"]
-    found = selection.assign(layer=selection["layer"].astype(str)).set_index(keys)["frequency"]
-    index = pd.MultiIndex.from_frame(best[keys].assign(layer=best["layer"].astype(str)))
-    return best.assign(selection_frequency=found.reindex(index).to_numpy())
+    return best.assign(selection_frequency=frequency_of(best, selection))
 
 
 def _roi_intro(best, frame, several_layers: bool) -> str:

@@ -69,20 +69,17 @@ def _subjects(adapter) -> list | None:
 
 
 def _roi_problems(adapter, subjects, roi) -> list[str]:
-    """ROIs (or channels) missing from a subject, with close matches."""
-    if roi in (None, "auto") or adapter.modality == "eeg":
+    """ROIs missing from the first subject's atlas (one dataset's subjects share it)."""
+    if roi in (None, "auto") or adapter.modality == "eeg" or not subjects:
         return []  # channel names are checked by the adapter when it reads the montage
-    wanted = [roi] if isinstance(roi, str) else list(roi)
+    subject = subjects[0]
+    summary = next(iter(adapter.describe(subject).subjects.values()), None)
+    if summary is None or not summary.rois:
+        return []
+    names = set(summary.rois) | {lab for labels in summary.rois.values() for lab in labels}
     problems = []
-    for subject in subjects[:1]:  # subjects of one dataset share an atlas
-        rois = adapter.describe(subject).subjects
-        summary = next(iter(rois.values()), None)
-        if summary is None or not summary.rois:
-            return []
-        names = set(summary.rois) | {lab for labels in summary.rois.values() for lab in labels}
-        for name in wanted:
-            if name in names:
-                continue
+    for name in [roi] if isinstance(roi, str) else list(roi):
+        if name not in names:
             close = closest_names(name, sorted(names))
             hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
             problems.append(f"ROI {name!r} is not in the atlas of subject {subject}{hint}")
