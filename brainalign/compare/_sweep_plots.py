@@ -21,19 +21,21 @@ DPI = 100
 
 
 def short_model(spec) -> str:
-    """Short label of a model spec (``torch:pkg.mod:Net@0`` -> ``Net@0``).
+    """Return the display name of a model spec (:func:`brainalign.features.model_label`).
 
     Parameters
     ----------
     spec : str
-        Model spec.
+        Model spec (``torch:pkg.mod:Net@state:<hex>`` -> ``Net@state:<8 hex>``).
 
     Returns
     -------
     str
-        The part after the last ``:`` (the weights tag is kept).
+        The one name every figure, table and report shows for the model.
     """
-    return str(spec).split(":")[-1]
+    from brainalign.features import model_label
+
+    return model_label(spec)
 
 
 def plot_layer_profiles(roi_scores, rois=None, metric="mean_r", path=None, *, layers=None):

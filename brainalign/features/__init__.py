@@ -6,7 +6,7 @@ from brainalign.features._featureset import FeatureSet
 from brainalign.features._hooks import capture_layers, check_layers, list_layers
 from brainalign.features._models import list_models, load_model
 from brainalign.features._sources import image_source
-from brainalign.features._spec import FAMILIES, POOLINGS, ModelSpec, Pooling
+from brainalign.features._spec import FAMILIES, POOLINGS, ModelSpec, Pooling, model_label
 
 __all__ = [
     "FAMILIES",
@@ -23,6 +23,7 @@ __all__ = [
     "list_layers",
     "list_models",
     "load_model",
+    "model_label",
     "model_layers",
     "resolve_device",
 ]

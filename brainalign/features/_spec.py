@@ -64,6 +64,8 @@ class ModelSpec:
     ('open_clip', 'ViT-B-32', 'laion2b_s34b_b79k')
     >>> spec.short
     'ViTB32'
+    >>> spec.label
+    'ViT-B-32@laion2b_s34b_b79k'
     >>> str(spec)
     'open_clip:ViT-B-32@laion2b_s34b_b79k'
     """
@@ -134,6 +136,18 @@ class ModelSpec:
         return "".join(c for c in self.name.split(":")[-1] if c.isalnum())
 
     @property
+    def label(self) -> str:
+        """Display name: the name's last part and the weights, hashes and paths shortened.
+
+        The one name figures, tables and reports show (see :func:`model_label`):
+        ``torch:pkg.mod:Net@state:<64 hex>`` -> ``Net@state:<first 8 hex>``,
+        ``open_clip:ViT-B-32@/ckpts/run7/epoch_3.pt`` -> ``ViT-B-32@epoch_3.pt``,
+        ``hf:/models/minilm`` -> ``minilm``.
+        """
+        name = self.name.rstrip("/").replace("\\", "/").split(":")[-1].split("/")[-1]
+        return name if self.weights is None else f"{name}@{_short_weights(self.weights)}"
+
+    @property
     def has_text_tower(self) -> bool:
         """Whether the model has a text tower embedding into its image space (open_clip)."""
         return self.family in _TEXT_TOWER_FAMILIES
@@ -144,6 +158,41 @@ class ModelSpec:
 
     def __str__(self) -> str:
         return self.text
+
+
+#: Hex digits of a weights hash kept in a display name (git's short-hash length).
+HASH_DIGITS = 8
+_HASH = re.compile(rf"(?<![0-9a-fA-F])([0-9a-fA-F]{{{HASH_DIGITS}}})[0-9a-fA-F]{{8,}}")
+
+
+def _short_weights(weights: str) -> str:
+    """Weights part of a display name: a path's file name, hashes cut to 8 digits."""
+    if "/" in weights or "\\" in weights:
+        weights = weights.replace("\\", "/").rstrip("/").split("/")[-1]
+    return _HASH.sub(r"\1", weights)
+
+
+def model_label(spec) -> str:
+    """Return the display name of a model spec (its :attr:`ModelSpec.label`).
+
+    Strings that do not parse as a spec (a name from another tool) are shown as
+    they are, with long hashes shortened.
+
+    Parameters
+    ----------
+    spec : str or ModelSpec
+        Model spec, requested or resolved.
+
+    Returns
+    -------
+    str
+        E.g. ``"SampleNet@state:fc60b5aa"`` for
+        ``"torch:brainalign.data.sample:SampleNet@state:fc60b5aa72f3..."``.
+    """
+    try:
+        return ModelSpec.parse(spec).label
+    except ParameterError:
+        return _HASH.sub(r"\1", str(spec))
 
 
 def _pooling_error(expected: str, got) -> ParameterError:
