@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.brainalign-installed
 DEMO_DIR ?= demo_output
 
-.PHONY: install demo test test-slow lint bench clean
+.PHONY: install demo test test-slow lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,8 @@ demo: $(STAMP)
 	$(BIN)/brainalign demo --out $(DEMO_DIR)
 
 lint: $(STAMP)
-	$(BIN)/ruff check brainalign tests benchmarks examples
-	$(BIN)/ruff format --check brainalign tests benchmarks examples
+	$(BIN)/ruff check brainalign tests benchmarks examples docs
+	$(BIN)/ruff format --check brainalign tests benchmarks examples docs
 	$(BIN)/lint-imports
 
 # CI runs the suite without the tests marked slow; `make test-slow` runs those.
@@ -30,6 +30,11 @@ test: lint
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
+
+# Full-page PNGs of the fit, compare, decode and EEG reports in docs/screenshots
+# (headless Chromium: Debian's chromium and chromium-driver packages).
+screenshots: $(STAMP)
+	$(BIN)/python docs/screenshots.py --work $(DEMO_DIR) --out docs/screenshots
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_nsd_loading.py

@@ -9,7 +9,9 @@ Files read (each optional; the report shows a section only for what is there):
   n_ncr2`` (a sweep writes several models and layers);
 * ``layer_selection.parquet`` (compare): ``subject, model, roi, layer, frequency``;
 * ``scores.parquet``: only read for EEG runs (it has ``channel`` and ``time`` columns);
-* ``maps/*.nii.gz`` and ``figures/*.png`` (map figures are named ``*_stat-<stat>_<view>.png``);
+* ``maps/*.nii.gz`` and ``figures/*.png`` (map figures are named ``*_stat-<stat>_<view>.png``;
+  an EEG run's ``*_topomap.png`` and ``*_timecourse.png`` are left out: the EEG section
+  draws them from the scores);
 * ``captions.parquet``: ``subject, model, layer, unit, unit_kind, method, caption, keywords,
   score, shuffled_score``;
 * ``decoding.parquet``: ``metric, value`` and optionally ``roi, chance, time``;
@@ -43,6 +45,8 @@ REQUIRED = {
     "retrieved_captions.parquet": ("stimulus_id", "rank", "caption"),
     "rsa.parquet": ("model", "layer", "roi", "value"),
 }
+#: Figure kinds of EEG runs: the EEG section draws them from the scores (same peaks).
+SENSOR_FIGURES = ("_topomap.png", "_timecourse.png")
 #: Columns of ``scores.parquet`` that make a run time-resolved (EEG).
 EEG_COLUMNS = ("channel", "time", "r")
 
@@ -110,11 +114,16 @@ def read_contents(run_dir) -> RunContents:
         rsa=_read_table(run, "rsa"),
         layer_selection=_read_table(run, "layer_selection"),
         top_images=_find_top_images(run),
-        map_figures=[p for p in figures if "_stat-" in p.name],
+        map_figures=[p for p in figures if "_stat-" in p.name and not _sensor_figure(p)],
         other_figures=[p for p in figures if "_stat-" not in p.name],
         maps=run.volume_maps(),
         surface_views=run.surface_views(),
     )
+
+
+def _sensor_figure(path: Path) -> bool:
+    """Whether a figure is an EEG run's own topomap or time course (not a brain map)."""
+    return path.name.endswith(SENSOR_FIGURES)
 
 
 def _read_table(run, name: str, columns=None) -> pd.DataFrame | None:

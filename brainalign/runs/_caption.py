@@ -26,6 +26,7 @@ from brainalign.captions._directions import voxel_directions
 from brainalign.captions._evaluate import N_PERMUTATIONS, N_POOL, baseline_pool
 from brainalign.captions._text import DEFAULT_TEMPLATE
 from brainalign.exceptions import DataError, ParameterError
+from brainalign.runs._common import resolved_model
 from brainalign.runs._rundir import RunDir
 
 logger = get_logger(__name__)
@@ -287,7 +288,7 @@ def caption_run(
     table.insert(0, "unit_kind", units.kinds)
     table.insert(0, "unit", units.names)
     table.insert(0, "layer", params["layer"])
-    table.insert(0, "model", str(params["model"]))
+    table.insert(0, "model", resolved_model(run["scores"], params["model"]))
     table.insert(0, "subject", params["subject"])
     table = table[list(CONTRACT_COLUMNS) + [c for c in table if c not in CONTRACT_COLUMNS]]
     target = RunDir(run_dir if out is None else out)

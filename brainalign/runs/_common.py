@@ -173,3 +173,26 @@ def provenance(command: str, parameters: dict, test, notes=()) -> dict:
 def messages(caught) -> list[str]:
     """Return the text of recorded warnings."""
     return [str(w.message) for w in caught]
+
+
+def resolved_model(scores, requested) -> str:
+    """Return the model spec a fit resolved (its tables' ``model``), else the requested one.
+
+    Every table of a run names the model the same way, by the spec its extractor
+    resolved (``...SampleNet@state:<hash>`` for ``...SampleNet@0``); figures and
+    reports show its :func:`~brainalign.features.model_label`.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame or None
+        The fit's ``scores.parquet`` (or ``roi_scores.parquet``).
+    requested : str
+        The spec the run was asked for (``run.json`` parameters).
+
+    Returns
+    -------
+    str
+    """
+    if scores is not None and "model" in scores and len(scores):
+        return str(scores["model"].iloc[0])
+    return str(requested)

@@ -89,11 +89,15 @@ def task_rdms(run: RunDir, tasks, method: str, split: str = "test"):
 def write_rsa_table(run: RunDir, parameters: dict, done) -> object:
     """Compare every finished task's RDMs and write ``rsa.parquet``."""
     from brainalign.compare import rsa_table
+    from brainalign.runs._common import resolved_model
 
     tasks = []
     for name in done:
-        params = run.task(name).record.read()["parameters"]
-        tasks.append({"name": name, **{k: params[k] for k in ("subject", "model", "layer")}})
+        task = run.task(name)
+        params = task.record.read()["parameters"]
+        model = resolved_model(task.read_table("roi_scores", columns=["model"]), params["model"])
+        tasks.append({"name": name, "subject": params["subject"], "model": model,
+                      "layer": params["layer"]})  # fmt: skip
     layers, rois = task_rdms(run, tasks, parameters["rsa"])
     selection = task_rdms(run, tasks, parameters["rsa"], split="train")
     table = rsa_table(
