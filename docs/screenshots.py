@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import io
 import json
 import sys
 from pathlib import Path
@@ -77,6 +78,17 @@ def external_requests(performance_log) -> list[str]:
     return urls
 
 
+def save_small(png: bytes, target: Path) -> None:
+    """Save a PNG in 256 colours (a third of the bytes; text and figures stay sharp)."""
+    from PIL import Image
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with Image.open(io.BytesIO(png)) as image:
+        image.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE).save(
+            target, optimize=True
+        )
+
+
 def screenshot(driver, page: Path, target: Path) -> list[str]:
     """Save a full-page PNG of ``page``; return its problems (console errors, requests)."""
     driver.get_log("performance")  # drop what earlier pages logged
@@ -87,8 +99,7 @@ def screenshot(driver, page: Path, target: Path) -> list[str]:
         {"captureBeyondViewport": True, "clip": {"x": 0, "y": 0, "width": WIDTH,
                                                   "height": height, "scale": 1}},
     )  # fmt: skip
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(base64.b64decode(shot["data"]))
+    save_small(base64.b64decode(shot["data"]), target)
     problems = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     return problems + [f"request: {u}" for u in external_requests(driver.get_log("performance"))]
 
