@@ -65,7 +65,9 @@ def _print_best(best) -> None:
         "best_model": "best_model",
     }
     table = best[[c for c in shown if c in best]].rename(columns=shown)
-    table["model"] = table["model"].astype(str).str.split("@").str[0]
+    from brainalign.features import model_label
+
+    table["model"] = table["model"].astype(str).map(model_label)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     on = str(best["selected_on"].iloc[0]) if "selected_on" in best else "test (optimistic)"
     print(

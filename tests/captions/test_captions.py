@@ -174,7 +174,9 @@ def test_captions_parquet_and_thumbnails_follow_the_contract(lavca, fit_run):
     assert tuple(table.columns[: len(CONTRACT_COLUMNS)]) == CONTRACT_COLUMNS
     assert set(table["unit_kind"]) == {"roi", "voxel"}
     assert (table["unit_kind"] == "voxel").sum() == 3
-    assert table["model"].eq(SAMPLE_MODEL).all() and table["layer"].eq("layer6").all()
+    resolved = pd.read_parquet(fit_run / "roi_scores.parquet")["model"].iloc[0]
+    assert resolved.startswith(SAMPLE_MODEL.split("@")[0] + "@state:")  # the weights' hash
+    assert table["model"].eq(resolved).all() and table["layer"].eq("layer6").all()
     assert table["predicted_activation"].isna().all()  # SampleNet has no text space
     files = sorted((fit_run / "top_images" / "FFA-1").glob("*.png"))
     assert len(files) == 12 and files[0].name.startswith("01_")

@@ -95,6 +95,8 @@ def test_rsa_finds_the_planted_layers_and_equals_a_direct_computation(
     from brainalign.compare import compare_rdms, compute_rdm
 
     rsa = pd.read_parquet(serial_sweep / "rsa.parquet")
+    models = pd.read_parquet(serial_sweep / "roi_scores.parquet")["model"]
+    assert set(rsa["model"]) == set(models) and len(set(models)) == 1  # one name per model
     planted = {roi: t["layer"] for roi, t in ground_truth["rois"].items() if t["layer"]}
     for column in ("value", "value_train"):  # chosen on test, and on training images
         best = rsa.loc[rsa.groupby("roi")[column].idxmax()].set_index("roi")["layer"]
