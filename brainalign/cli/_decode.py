@@ -68,11 +68,20 @@ def _with_chance(table):
 
 
 def _print_time_resolved(table) -> None:
+    """Print each metric's decoding peak above its chance band (one rule with the report)."""
+    import math
+
+    from brainalign.encoding import decoding_peaks
+
     timed = table[table["scope"] == "time"]
-    peaks = timed.loc[timed.groupby("metric")["value"].idxmax()]
     epoch = table[table["scope"] == "epoch"].set_index("metric")["value"]
-    for row in peaks.itertuples():
-        print(
-            f"{row.metric:>9}: peak {row.value:.3f} at {row.time * 1000:.0f} ms "
-            f"(chance {row.chance:.3f}); whole epoch {epoch.get(row.metric, float('nan')):.3f}"
-        )
+    several = "roi" in timed and timed["roi"].nunique() > 1
+    for row in decoding_peaks(timed, ["roi", "metric"] if several else ["metric"]).itertuples():
+        name = f"{row.roi} {row.metric}" if several else row.metric
+        band = "" if math.isnan(row.band) else f", 95 % family-wise band {row.band:.3f}"
+        if math.isnan(row.time):
+            peak = "no time window above the chance band"
+        else:
+            peak = f"peak {row.value:.3f} at {row.time * 1000:.0f} ms"
+        whole = f"whole epoch {epoch.get(row.metric, float('nan')):.3f}"
+        print(f"{name:>9}: {peak} (chance {row.chance:.3f}{band}); {whole}")

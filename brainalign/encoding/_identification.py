@@ -159,3 +159,49 @@ def _rows(name: str, a) -> np.ndarray:
 def _unit(a: np.ndarray) -> np.ndarray:
     norm = np.linalg.norm(a, axis=1, keepdims=True)
     return np.divide(a, norm, out=np.zeros_like(a), where=norm > 0)
+
+
+def identification_null(sim, permutations, top_k=(1, 5)) -> dict:
+    """Identification scores when the stimuli are shuffled: a permutation null.
+
+    Prediction ``i`` is scored as if its stimulus were ``permutation[i]``: the
+    metrics a decoder without information would get on these very predictions
+    and candidates (same similarity structure, shuffled correspondence). Scores
+    are read off the rank of every candidate in every row, computed once, so each
+    permutation costs ``O(n)``.
+
+    Parameters
+    ----------
+    sim : array-like of shape (n, n)
+        Similarity of prediction ``i`` (rows) with candidate ``j`` (columns); the
+        diagonal holds the true pairs.
+    permutations : array-like of int, shape (n_permutations, n)
+        Each row a permutation of ``range(n)``.
+    top_k : sequence of int
+        Top-k accuracies (those above ``n`` are left out).
+
+    Returns
+    -------
+    dict of str -> ndarray of shape (n_permutations,)
+        ``top<k>`` and ``pairwise`` under each permutation, with the ties rules of
+        :func:`identification_rank` and :func:`pairwise_identification` (the
+        identity permutation gives exactly their values).
+    """
+    sim = np.asarray(sim, dtype=np.float64)
+    perms = np.asarray(permutations, dtype=np.intp)
+    n = sim.shape[0]
+    if sim.shape != (n, n) or n < 2 or perms.ndim != 2 or perms.shape[1] != n:
+        raise DataError(
+            f"Expected an n x n similarity (n >= 2) and permutations of shape "
+            f"(n_permutations, n); got {sim.shape} and {perms.shape}."
+        )
+    ordered = np.sort(sim, axis=1)
+    below = np.stack([np.searchsorted(ordered[i], sim[i], "left") for i in range(n)])
+    upto = np.stack([np.searchsorted(ordered[i], sim[i], "right") for i in range(n)])
+    rank = n - below - 1  # candidates at least as similar, the candidate left out
+    pair = (below + 0.5 * (upto - below - 1)) / (n - 1)
+    rows = np.arange(n)
+    ranks = rank[rows, perms]  # (n_permutations, n)
+    out = {f"top{k}": (ranks < k).mean(axis=1) for k in top_k if k <= n}
+    out["pairwise"] = pair[rows, perms].mean(axis=1)
+    return out

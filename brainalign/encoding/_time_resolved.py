@@ -21,7 +21,11 @@ import pandas as pd
 
 from brainalign._utils import check_option, check_positive_int
 from brainalign.data._sensors import check_sensor_space
-from brainalign.encoding._identification import identification_scores
+from brainalign.encoding._identification import (
+    cosine_similarity,
+    identification_null,
+    identification_scores,
+)
 from brainalign.encoding._model import EncodingModel
 from brainalign.encoding._noise import split_half_ncsnr
 from brainalign.encoding._scores import noise_normalized_r2, pearson_r, r2_per_target
@@ -123,8 +127,16 @@ def peak_latencies(
     prominence: float = PEAK_PROMINENCE,
     height: float = PEAK_HEIGHT,
     min_separation: float = PEAK_SEPARATION,
+    chance=None,
 ) -> list[float]:
     """Latencies of the highest distinct peaks of a curve over time.
+
+    The one definition of a peak latency in brainalign: the run's topomaps, the
+    report's encoding and decoding peaks and ``brainalign decode``'s printout all
+    call it. With ``chance`` (a chance band: e.g. :func:`r_chance_level` for the
+    maximum r over channels, :func:`identification_chance_level` for decoding),
+    only time points where the curve exceeds the band can be peaks, so a noise
+    wiggle below it is never reported, however it compares with the rest.
 
     A peak is a local maximum that
 
@@ -178,11 +190,15 @@ def peak_latencies(
         (0 to 1).
     min_separation : float
         Least distance between two returned latencies, in seconds.
+    chance : float or array-like of shape (n_times,), optional
+        Chance band (upper limit) of the curve: peaks only where the curve is
+        above it (NaN: no limit at that time). Default: no band.
 
     Returns
     -------
     list of float
-        Peak latencies in seconds, in time order (empty when no value is finite).
+        Peak latencies in seconds, in time order (empty when no value is finite
+        or none is above ``chance``).
 
     Raises
     ------
@@ -205,13 +221,218 @@ def peak_latencies(
         found, _ = find_peaks(values, prominence=prominence * span, height=level + height * span)
     best = int(np.argmax(values))
     ranked = [best] + sorted(set(np.asarray(found).tolist()) - {best}, key=lambda k: -values[k])
+    above = finite & _above_band(values, chance)
     chosen: list[float] = []
-    for k in ranked:
+    for k in (k for k in ranked if above[k]):
         if all(abs(times[k] - t) >= min_separation for t in chosen):
             chosen.append(float(times[k]))
         if len(chosen) == n_peaks:
             break
     return sorted(chosen)
+
+
+def _above_band(values, chance) -> np.ndarray:
+    """Where ``values`` exceed the chance band (everywhere without one; NaN: no limit)."""
+    if chance is None:
+        return np.ones(values.shape, dtype=bool)
+    band = np.broadcast_to(np.asarray(chance, dtype=np.float64), values.shape)
+    return np.isnan(band) | (values > band)
+
+
+def significant_peaks(curve, times=None, chance=None, n_peaks: int = N_PEAKS, **options):
+    """Peak latencies above the chance band, with their values: a table.
+
+    Parameters
+    ----------
+    curve : array-like of shape (n_times,) or pandas.Series
+        Values in time order (a Series may carry the times as its index).
+    times : array-like of shape (n_times,), optional
+        Time of each value in seconds (default: the index of ``curve``).
+    chance : float or array-like of shape (n_times,), optional
+        Chance band of the curve (see :func:`peak_latencies`).
+    n_peaks : int
+        Most latencies returned.
+    **options
+        ``prominence``, ``height``, ``min_separation`` of :func:`peak_latencies`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``time, value, band``: one row per peak of :func:`peak_latencies`, in
+        time order (``band`` NaN without one).
+    """
+    values, times = _curve_and_times(curve, times)
+    peaks = peak_latencies(values, times, n_peaks=n_peaks, chance=chance, **options)
+    index = [int(np.flatnonzero(times == t)[0]) for t in peaks]
+    band = np.broadcast_to(np.asarray(np.nan if chance is None else chance, float), values.shape)
+    return pd.DataFrame({"time": peaks, "value": values[index], "band": band[index]})
+
+
+def decoding_peaks(table, keys=("metric",), n_candidates=None, alpha: float = 0.05):
+    """Peak of each decoding curve over time among the windows above its chance band.
+
+    The rule of :func:`peak_latencies` (one peak: the highest value above the band).
+    The band is the run's own where the table has one (``chance_high`` per window,
+    from the shuffles of :func:`decode_over_time`, or a ``significant`` column from a
+    permutation null, e.g. of :func:`classify_over_time`), else the family-wise band
+    of :func:`identification_chance_level` over the curve's time windows (an
+    approximation for tables without a null: it treats the test stimuli as
+    independent and is too wide for 2-way scores). Metrics without a known null (e.g.
+    ``mean_r``, ranks) have no band: their peak is the highest value.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``time, metric, value`` and ``keys``, optionally ``chance`` and
+        ``n_candidates`` (or ``n_test``): one row per curve and window.
+    keys : sequence of str
+        Columns naming one curve (e.g. ROI and metric); must include ``metric``.
+    n_candidates : int, optional
+        Candidates of the identification, when the table has no such column.
+    alpha : float
+        Family-wise error rate over each curve's windows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per curve: ``keys``, ``time`` and ``value`` of the peak (NaN when
+        no window is above the band), ``chance`` (mean), ``band`` (its highest
+        finite value; NaN without a band) and ``n_above`` (windows above the band).
+    """
+    rows = []
+    for key, curve in table.groupby(list(keys), sort=False):
+        curve = curve.groupby("time").mean(numeric_only=True).sort_index()
+        metric = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))["metric"]
+        values = curve["value"].to_numpy(dtype=np.float64)
+        band = _decoding_band(curve, metric, _candidates(curve, n_candidates), alpha)
+        peak = significant_peaks(values, curve.index, chance=band, n_peaks=1)
+        rows.append(
+            dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
+            | {
+                "time": peak["time"].iloc[0] if len(peak) else np.nan,
+                "value": peak["value"].iloc[0] if len(peak) else np.nan,
+                "chance": curve["chance"].mean() if "chance" in curve else np.nan,
+                "band": _highest_finite(band),
+                "n_above": np.nan if np.isnan(band).all() else int(_above_band(values, band).sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _highest_finite(values) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.max()) if finite.size else float("nan")
+
+
+def _decoding_band(curve, metric, n_candidates, alpha) -> np.ndarray:
+    """Band per window: the run's own (``chance_high``, ``significant``), else analytic."""
+    if "chance_high" in curve and curve["chance_high"].notna().all():
+        return curve["chance_high"].to_numpy(dtype=np.float64)
+    if "significant" in curve:  # a mask only: above where significant
+        return np.where(curve["significant"].to_numpy(dtype=bool), -np.inf, np.inf)
+    if n_candidates is None:
+        return np.full(len(curve), np.nan)
+    return np.full(len(curve), identification_chance_level(metric, n_candidates, len(curve), alpha))
+
+
+def _candidates(curve, n_candidates) -> int | None:
+    """Candidates of an identification: the table's own column, else the given number."""
+    for column in ("n_candidates", "n_test"):
+        if column in curve and curve[column].notna().any():
+            return int(curve[column].dropna().iloc[0])
+    return None if n_candidates is None else int(n_candidates)
+
+
+def r_chance_level(n_test: int, n_tests: int = 1, alpha: float = 0.05, n_averaged: int = 1):
+    """Family-wise chance level of the highest of ``n_tests`` held-out correlations.
+
+    Under no effect a held-out Pearson r over ``n_test`` independent test
+    stimuli is, after Fisher's z, about normal with mean 0 and variance
+    ``1 / (n_test - 3)`` (``1 / (n_averaged (n_test - 3))`` for the mean over
+    ``n_averaged`` independent subjects). The highest of ``n_tests`` such values
+    (e.g. channels x time points, for :func:`peak_curve`) exceeds
+    ``tanh(z_crit / sqrt(n_averaged (n_test - 3)))`` with probability at most
+    ``alpha``, ``z_crit`` the one-sided normal quantile at the Šidák level
+    ``1 - (1 - alpha) ** (1 / n_tests)``. Correlated tests (neighbouring
+    channels and times) make the band conservative, never too narrow.
+
+    Parameters
+    ----------
+    n_test : int
+        Test stimuli behind each r (at least 4).
+    n_tests : int
+        Correlations the maximum is taken over.
+    alpha : float
+        Family-wise error rate (0 to 1).
+    n_averaged : int
+        Independent subjects averaged into each r.
+
+    Returns
+    -------
+    float
+        The band's upper limit (chance itself is r = 0).
+
+    Raises
+    ------
+    ParameterError
+        If ``n_test`` is below 4 or ``alpha`` is not in (0, 1).
+    """
+    from scipy import stats
+
+    n_test = check_positive_int("n_test", n_test)
+    if n_test < 4:
+        raise ParameterError(f"Invalid value for 'n_test': expected at least 4; got {n_test}.")
+    alpha = _check_alpha(alpha)
+    level = -np.expm1(np.log1p(-alpha) / check_positive_int("n_tests", n_tests))
+    z = stats.norm.isf(level) / np.sqrt(check_positive_int("n_averaged", n_averaged) * (n_test - 3))
+    return float(np.tanh(z))
+
+
+#: Metrics of :func:`~brainalign.encoding.identification_scores` with a known null.
+IDENTIFICATION_METRICS = ("top1", "top5", "pairwise")
+
+
+def identification_chance_level(
+    metric: str, n_candidates: int, n_tests: int = 1, alpha: float = 0.05
+) -> float:
+    """Family-wise chance level of the highest of ``n_tests`` identification scores.
+
+    Each of ``n_candidates`` test stimuli is identified among all of them. Under no
+    effect a top-k accuracy is a binomial fraction with success probability
+    ``k / n_candidates`` (upper quantile of :func:`scipy.stats.binom`); 2-way
+    identification averages a per-stimulus score uniform on ``0, 1 / (n - 1), ..., 1``,
+    about normal with mean 0.5 and variance ``(n + 1) / (12 (n - 1) n)`` (treating
+    the stimuli as independent). The level is Šidák-corrected over ``n_tests``
+    (e.g. time windows), one-sided.
+
+    Parameters
+    ----------
+    metric : str
+        ``top1``, ``top5`` (any ``top<k>``) or ``pairwise``; other metrics have no
+        band (NaN).
+    n_candidates : int
+        Test stimuli, each identified among all of them.
+    n_tests : int
+        Scores the maximum is taken over.
+    alpha : float
+        Family-wise error rate.
+
+    Returns
+    -------
+    float
+        The band's upper limit; NaN for a metric without a known null.
+    """
+    from scipy import stats
+
+    n = check_positive_int("n_candidates", n_candidates)
+    level = -np.expm1(np.log1p(-_check_alpha(alpha)) / check_positive_int("n_tests", n_tests))
+    if metric == "pairwise" and n > 1:
+        return float(0.5 + stats.norm.isf(level) * np.sqrt((n + 1) / (12.0 * (n - 1) * n)))
+    k = metric[3:] if metric.startswith("top") else ""
+    if not k.isdigit():
+        return float("nan")
+    p = min(1.0, int(k) / n)
+    return float(stats.binom.isf(level, n, p) / n)
 
 
 def _check_peak_parameters(prominence, height, min_separation) -> None:
@@ -299,10 +520,30 @@ class TimeResolvedEncoding:
         """
         return peak_curve(self.grid(stat))
 
-    def peak_latencies(self, stat: str = "r", n_peaks: int = N_PEAKS) -> list[float]:
+    def peak_chance(self, alpha: float = 0.05) -> float:
+        """Return the family-wise chance level of :meth:`peak_curve` of r (:func:`r_chance_level`).
+
+        Parameters
+        ----------
+        alpha : float
+            Family-wise error rate over every scored channel x time cell.
+
+        Returns
+        -------
+        float
+            The r that the highest r over channels and times exceeds by chance
+            with probability ``alpha``.
+        """
+        n_cells = int(np.isfinite(np.asarray(self.r, dtype=np.float64)).sum())
+        return r_chance_level(self.test.n_rows, max(1, n_cells), alpha)
+
+    def peak_latencies(
+        self, stat: str = "r", n_peaks: int = N_PEAKS, alpha: float | None = 0.05
+    ) -> list[float]:
         """Latencies of the peaks of :meth:`peak_curve` (see :func:`peak_latencies`).
 
-        These are the latencies the topomaps and the report show for this fit.
+        These are the latencies the topomaps and the report show for this fit:
+        for r, only where the curve exceeds :meth:`peak_chance`.
 
         Parameters
         ----------
@@ -310,13 +551,18 @@ class TimeResolvedEncoding:
             Statistic (see :meth:`grid`).
         n_peaks : int
             Most latencies returned.
+        alpha : float or None
+            Family-wise error rate of the chance band (r only; None: no band).
 
         Returns
         -------
         list of float
             Latencies in seconds, in time order.
         """
-        return peak_latencies(self.peak_curve(stat), self.space.times, n_peaks=n_peaks)
+        chance = self.peak_chance(alpha) if stat == "r" and alpha is not None else None
+        return peak_latencies(
+            self.peak_curve(stat), self.space.times, n_peaks=n_peaks, chance=chance
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: one row per channel x time cell.
@@ -420,6 +666,9 @@ def decode_over_time(
     cv=5,
     top_k=(1, 5),
     backend="numpy",
+    n_permutations: int = 1000,
+    alpha: float = 0.05,
+    random_state=0,
 ) -> pd.DataFrame:
     """Decode a model embedding from EEG over time; identify the seen test stimulus.
 
@@ -450,14 +699,27 @@ def decode_over_time(
         Top-k accuracies to report.
     backend : {"numpy", "torch", "torch_cuda"}
         Where the ridge runs.
+    n_permutations : int
+        Shuffles of the test stimuli for the chance band: each window's predictions
+        are scored against shuffled stimuli (:func:`~brainalign.encoding.identification_null`),
+        the same shuffles in every window.
+    alpha : float
+        Family-wise error rate of the band over the time windows (max statistic).
+    random_state : int
+        Seed of the shuffles.
 
     Returns
     -------
     pandas.DataFrame
         One row per (window, metric): ``scope`` (``"time"`` or ``"epoch"``),
         ``time`` (window centre, s; NaN for the epoch), ``tmin``, ``tmax``,
-        ``metric`` (``top1``, ``top5``, ``pairwise``), ``value``, ``chance``,
-        ``n_candidates``.
+        ``metric`` (``top1``, ``top5``, ``pairwise``), ``value``, ``chance``
+        (expected value without information), ``chance_high`` (the ``1 - alpha``
+        quantile of the shuffles' highest score over the time windows: a
+        family-wise band; for the epoch, of its own shuffles), ``p_fwe`` (share
+        of shuffles whose highest score reaches the value), ``n_candidates``.
+        The band is calibrated on the data: identification scores of one test set
+        are not independent draws, so binomial bands are far too wide.
     """
     space = check_sensor_space(data)
     features = _as_featureset(features, feature_ids)
@@ -468,11 +730,17 @@ def decode_over_time(
     if whole_epoch:
         times = space.column_times
         jobs.append(("epoch", np.arange(space.n_targets), np.nan, times.min(), times.max()))
-    rows = []
+    n_permutations = check_positive_int("n_permutations", n_permutations)
+    alpha = _check_alpha(alpha)
+    rng = np.random.default_rng(random_state)
+    perms = rng.permuted(np.tile(np.arange(test.n_rows), (n_permutations, 1)), axis=1)
+    rows, nulls = [], []
     for scope, cols, t, t0, t1 in jobs:
         est = EncodingModel(alphas=alphas, cv=cv, backend=backend)
         est.fit(train.responses[:, cols], y_train)
-        scores = identification_scores(est.predict(test.responses[:, cols]), y_test, top_k)
+        predicted = est.predict(test.responses[:, cols])
+        scores = identification_scores(predicted, y_test, top_k)
+        nulls.append(identification_null(cosine_similarity(predicted, y_test), perms, top_k))
         for metric, (value, chance) in scores.items():
             rows.append(
                 {
@@ -486,7 +754,25 @@ def decode_over_time(
                     "n_candidates": test.n_rows,
                 }
             )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    return _with_identification_band(table, [j[0] for j in jobs], nulls, alpha)
+
+
+def _with_identification_band(table, scopes, nulls, alpha) -> pd.DataFrame:
+    """Add ``chance_high`` and ``p_fwe`` per row from the shuffles' max over windows."""
+    table["chance_high"] = np.nan
+    table["p_fwe"] = np.nan
+    per_job = len(table) // len(scopes)
+    for metric in nulls[0]:
+        for scope in dict.fromkeys(scopes):
+            jobs = [j for j, s in enumerate(scopes) if s == scope]
+            highest = np.max([nulls[j][metric] for j in jobs], axis=0)  # (n_permutations,)
+            rows = [j * per_job + list(nulls[0]).index(metric) for j in jobs]
+            values = table["value"].to_numpy()[rows]
+            table.loc[rows, "chance_high"] = float(np.quantile(highest, 1 - alpha))
+            exceed = (highest[None, :] >= values[:, None] - 1e-12).sum(axis=1)
+            table.loc[rows, "p_fwe"] = (1 + exceed) / (1 + highest.size)
+    return table
 
 
 def temporal_generalization(

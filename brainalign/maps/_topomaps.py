@@ -11,8 +11,8 @@ from brainalign.data._sensors import DEFAULT_MONTAGE, place_channels
 from brainalign.exceptions import DataError, ParameterError
 
 
-def peak_times(values, space, **options) -> list[float]:
-    """Peak latencies of the maximum of ``values`` over channels.
+def peak_times(values, space, chance=None, **options) -> list[float]:
+    """Peak latencies of the maximum of ``values`` over channels, above a chance band.
 
     A thin wrapper of :func:`brainalign.encoding.peak_latencies` on
     :func:`brainalign.encoding.peak_curve`: the latencies the report shows too.
@@ -23,6 +23,9 @@ def peak_times(values, space, **options) -> list[float]:
         One value per column of ``space`` (e.g. r).
     space : SensorSpace
         The columns' channels and times.
+    chance : float, optional
+        Chance band of the peak curve (e.g. :func:`brainalign.encoding.r_chance_level`):
+        peaks only where the curve exceeds it. Default: no band.
     **options
         ``n_peaks``, ``prominence``, ``height``, ``min_separation`` of
         :func:`~brainalign.encoding.peak_latencies` (its defaults otherwise).
@@ -35,7 +38,30 @@ def peak_times(values, space, **options) -> list[float]:
     from brainalign.encoding import peak_curve, peak_latencies
 
     curve = peak_curve(space.to_array(np.asarray(values, dtype=np.float64)))
-    return peak_latencies(curve, space.times, **options)
+    return peak_latencies(curve, space.times, chance=chance, **options)
+
+
+def _sensor_chance(values, n_test, alpha=0.05) -> float:
+    """Family-wise chance level of the highest r over the finite channel x time cells.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_targets,)
+        Held-out r per channel x time cell (NaN: not scored).
+    n_test : int
+        Test stimuli behind each r.
+    alpha : float
+        Family-wise error rate.
+
+    Returns
+    -------
+    float
+        :func:`brainalign.encoding.r_chance_level` over the scored cells.
+    """
+    from brainalign.encoding import r_chance_level
+
+    n_cells = int(np.isfinite(np.asarray(values, dtype=np.float64)).sum())
+    return r_chance_level(n_test, max(1, n_cells), alpha)
 
 
 def _placed_rows(space, grid) -> tuple[object, list[int]]:
@@ -57,7 +83,9 @@ def _placed_rows(space, grid) -> tuple[object, list[int]]:
     return mne.pick_info(info, usable), [rows[j] for j in usable]
 
 
-def plot_topomaps(values, space, times=None, n_peaks=None, title="r", cmap="RdBu_r", vlim=None):
+def plot_topomaps(
+    values, space, times=None, n_peaks=None, stat="r", cmap=None, vlim=None, chance=None, title=None
+):
     """Topomaps of one value per channel x time cell at chosen or peak latencies.
 
     Channels are placed by their known positions, else by the space's montage
@@ -75,32 +103,46 @@ def plot_topomaps(values, space, times=None, n_peaks=None, title="r", cmap="RdBu
     n_peaks : int, optional
         Most peak latencies when ``times`` is None (default: that of
         :func:`~brainalign.encoding.peak_latencies`).
-    title : str
-        Colour bar label and panel title prefix.
-    cmap : str
-        Colour map.
+    stat : str
+        Statistic drawn (its name, colour-bar label and colour map come from
+        :func:`brainalign.maps._style.style_of`).
+    cmap : str, optional
+        Colour map (default: the statistic's).
     vlim : tuple of float, optional
         Colour limits (default: symmetric around 0 at the largest absolute value).
+    chance : float, optional
+        Chance band of the peak curve; peak latencies only above it.
+    title : str, optional
+        Figure title (e.g. model, layer and subject).
 
     Returns
     -------
     matplotlib.figure.Figure
         One panel per latency plus a colour bar (see :func:`plot_topomap_panels`).
+
+    Raises
+    ------
+    ParameterError
+        If there is no latency to draw (none given, or no peak above ``chance``).
     """
     grid = space.to_array(np.asarray(values, dtype=np.float64))
     info, rows = _placed_rows(space, grid)
     if times is None:
-        times = peak_times(values, space, **({} if n_peaks is None else {"n_peaks": n_peaks}))
+        options = {} if n_peaks is None else {"n_peaks": n_peaks}
+        times = peak_times(values, space, chance=chance, **options)
     times = list(times)
     if not times:
         raise ParameterError("Invalid value for 'times': expected at least one latency.")
     index = [int(np.argmin(np.abs(space.times - t))) for t in times]
     panels = grid[np.ix_(rows, index)].T
-    return plot_topomap_panels(panels, info, space.times[index], title, cmap, vlim)
+    return plot_topomap_panels(panels, info, space.times[index], stat, cmap, vlim, title)
 
 
-def plot_topomap_panels(values, info, latencies, title="r", cmap="RdBu_r", vlim=None):
+def plot_topomap_panels(values, info, latencies, stat="r", cmap=None, vlim=None, title=None):
     """Draw one topomap per latency on a shared colour scale (no pyplot state).
+
+    Values are drawn only inside the convex hull of the sensors (marked as dots):
+    nothing is extrapolated beyond the channels that were measured.
 
     Parameters
     ----------
@@ -110,44 +152,79 @@ def plot_topomap_panels(values, info, latencies, title="r", cmap="RdBu_r", vlim=
         Channels with positions (e.g. from :func:`~brainalign.data._sensors.place_channels`).
     latencies : sequence of float
         Latencies in seconds, for the panel titles.
-    title : str
-        Colour bar label and panel title prefix.
-    cmap : str
-        Colour map.
+    stat : str
+        Statistic drawn: panel titles in words (``"Held-out r at 180 ms"``) and the
+        colour-bar label with units come from :func:`brainalign.maps._style.style_of`.
+    cmap : str, optional
+        Colour map (default: the statistic's).
     vlim : tuple of float, optional
         Colour limits (default: symmetric around 0 at the largest absolute value).
+    title : str, optional
+        Figure title.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One panel per latency (titled ``"<title> at <ms> ms"``) plus a colour bar.
+        One panel per latency plus a colour bar.
     """
     from matplotlib.figure import Figure
-    from mne.viz import plot_topomap
 
+    from brainalign.maps._style import style_of
+
+    style = style_of(stat)
     values = np.atleast_2d(np.asarray(values, dtype=np.float64))
     if vlim is None:
         limit = float(np.nanmax(np.abs(values), initial=0.0)) or 1.0
         vlim = (-limit, limit)
     n = len(latencies)
-    fig = Figure(figsize=(2.6 * n + 0.8, 2.8), layout="constrained")
+    fig = Figure(figsize=(2.6 * n + 1.2, 3.1 if title else 2.8), layout="constrained")
     axes = fig.subplots(1, n + 1, width_ratios=[1.0] * n + [0.08])
     for ax, row, latency in zip(axes[:-1], values, latencies, strict=True):
-        image, _ = plot_topomap(
-            np.nan_to_num(row),
-            info,
-            axes=ax,
-            show=False,
-            cmap=cmap,
-            vlim=tuple(vlim),
-            extrapolate="local",  # no values painted far from the sensors
-        )
-        ax.set_title(f"{title} at {1000 * latency:.0f} ms", fontsize=9)
-    fig.colorbar(image, cax=axes[-1], label=title)
+        image = _hull_topomap(ax, row, info, cmap or style.cmap, tuple(vlim))
+        ax.set_title(f"{style.name} at {1000 * latency:.0f} ms", fontsize=9)
+    fig.colorbar(image, cax=axes[-1], label=style.label)
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig
 
 
-def plot_time_courses(values, space, channels=None, title="r"):
+def _hull_topomap(ax, row, info, cmap, vlim):
+    """Draw one topomap, its image and contours clipped to the sensors' convex hull."""
+    from matplotlib.patches import Polygon
+    from mne.viz import plot_topomap
+    from scipy.spatial import ConvexHull
+
+    image, contours = plot_topomap(
+        np.nan_to_num(row),
+        info,
+        axes=ax,
+        show=False,
+        cmap=cmap,
+        vlim=vlim,
+        sensors="ko",  # a format string: MNE draws the sensors as one Line2D
+        extrapolate="local",
+    )
+    (sensors,) = [line for line in ax.lines if line.get_marker() == "o"]
+    sensors.set_markersize(2.5)
+    positions = np.column_stack(sensors.get_data())
+    hull = Polygon(
+        positions[ConvexHull(positions).vertices],
+        closed=True,
+        transform=ax.transData,
+        facecolor="none",
+        edgecolor="0.6",
+        lw=0.6,
+    )
+    ax.add_patch(hull)
+    image.set_clip_path(hull)
+    if contours is not None:
+        contours.set_clip_path(hull)
+    return image
+
+
+def plot_time_courses(
+    values, space, channels=None, title="r", chance=None, peaks=(), suptitle=None
+):
     """r(t) (or any value) per channel, one line per channel.
 
     Parameters
@@ -160,6 +237,13 @@ def plot_time_courses(values, space, channels=None, title="r"):
         Channels to draw (default: all with values).
     title : str
         y-axis label.
+    chance : float, optional
+        Family-wise chance level of the highest value over channels, drawn as a
+        dashed line.
+    peaks : sequence of float
+        Peak latencies (s), marked by dotted lines.
+    suptitle : str, optional
+        Figure title.
 
     Returns
     -------
@@ -173,22 +257,33 @@ def plot_time_courses(values, space, channels=None, title="r"):
 
     grid = space.to_array(np.asarray(values, dtype=np.float64))
     names = space.ch_names if channels is None else list(channels)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = plt.subplots(figsize=(8.5, 3.5))
     for name in names:
         c = space.ch_names.index(name)
         if np.isfinite(grid[c]).any():
             ax.plot(1000 * space.times, grid[c], lw=1, label=name)
     ax.axvline(0, color="k", lw=0.5)
     ax.axhline(0, color="k", lw=0.5)
+    if chance is not None:
+        label = f"95 % family-wise chance level\nof the highest r: {chance:.2f}"
+        ax.axhline(chance, color="0.3", ls="--", lw=1, label=label)
+    for latency in peaks:
+        ax.axvline(1000 * latency, color="tab:red", ls=":", lw=1)
     ax.set_xlabel("time (ms)")
     ax.set_ylabel(title)
-    ax.legend(fontsize=6, ncol=4, frameon=False)
+    ax.legend(fontsize=6, ncol=2, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
     fig.tight_layout()
     return fig
 
 
 def plot_run_topomaps(run_dir, stat="r", times=None, montage=DEFAULT_MONTAGE) -> list[Path]:
     """Draw topomaps and time courses of an EEG run's ``scores.parquet``.
+
+    The default latencies are the peaks of the highest r over channels where it
+    exceeds its 95 % family-wise chance level (:func:`_sensor_chance`, from the
+    run's ``n_test`` in ``run.json``; without it, no band), as in the report.
 
     Parameters
     ----------
@@ -220,18 +315,55 @@ def plot_run_topomaps(run_dir, stat="r", times=None, montage=DEFAULT_MONTAGE) ->
         return []
     space = _table_space(scores, montage)
     values = scores[stat].to_numpy(np.float64)
+    chance = _run_chance(run_dir, scores) if stat == "r" else None
+    if times is None:
+        times = peak_times(values, space, chance=chance)
     stem = f"sub-{int(scores['subject'].iloc[0]):02d}_layer-{scores['layer'].iloc[0]}_stat-{stat}"
     written = []
-    for kind, fig in (
-        ("topomap", plot_topomaps(values, space, times, title=stat)),
-        ("timecourse", plot_time_courses(values, space, title=stat)),
-    ):
+    for kind, fig in _run_figures(values, space, times, stat, chance, _run_title(scores)):
         target = run_dir / "figures" / f"{stem}_{kind}.png"
         with atomic_path(target) as tmp:
             fig.savefig(tmp, dpi=80)
         plt.close(fig)
         written.append(target)
     return written
+
+
+def _run_figures(values, space, times, stat, chance, title):
+    """(kind, figure) pairs of a run: topomaps at ``times`` (when any) and time courses."""
+    from brainalign.maps._style import style_of
+
+    figures = []
+    if times:
+        figures.append(("topomap", plot_topomaps(values, space, times, stat=stat, title=title)))
+    else:
+        band = "" if chance is None else f" above its chance level {chance:.3f}"
+        warn(f"No topomaps: no peak of {stat}{band}.")
+    label = style_of(stat).label
+    courses = plot_time_courses(values, space, None, label, chance, times or (), title)
+    figures.append(("timecourse", courses))
+    return figures
+
+
+def _run_title(scores) -> str:
+    """Model (display name), layer and subject of a run's scores, in words."""
+    from brainalign.features import model_label
+
+    words = [model_label(str(scores["model"].iloc[0]))] if "model" in scores else []
+    words += [str(scores["layer"].iloc[0])] if "layer" in scores else []
+    subject = f", subject {int(scores['subject'].iloc[0])}" if "subject" in scores else ""
+    return " ".join(words) + subject
+
+
+def _run_chance(run_dir: Path, scores):
+    """Chance level of the run's highest r, from ``n_test`` in its ``run.json`` (None without)."""
+    import json
+
+    try:
+        n_test = json.loads((run_dir / "run.json").read_text())["data"]["n_test"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return _sensor_chance(scores["r"].to_numpy(np.float64), int(n_test))
 
 
 def _table_space(scores, montage):

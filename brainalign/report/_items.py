@@ -65,8 +65,14 @@ def _sort_key(value, numeric: bool) -> str:
     return repr(float(value))
 
 
-def table(frame: pd.DataFrame, columns, table_id: str, caption: str = "") -> dict:
-    """Describe a sortable table.
+#: Tables with more rows than this are collapsed by ``table(..., collapsed=None)``.
+LONG_TABLE_ROWS = 20
+
+
+def table(
+    frame: pd.DataFrame, columns, table_id: str, caption: str = "", collapsed: bool | None = False
+) -> dict:
+    """Describe a sortable table, optionally folded into a collapsible ``<details>``.
 
     Parameters
     ----------
@@ -77,7 +83,10 @@ def table(frame: pd.DataFrame, columns, table_id: str, caption: str = "") -> dic
     table_id : str
         Element id of the table.
     caption : str
-        Table caption.
+        Table caption (also the collapsed table's summary line, with its row count).
+    collapsed : bool or None
+        Fold the table (closed until clicked); None: fold it when it has more than
+        :data:`LONG_TABLE_ROWS` rows (show a summary beside it).
 
     Returns
     -------
@@ -98,7 +107,16 @@ def table(frame: pd.DataFrame, columns, table_id: str, caption: str = "") -> dic
                 for v, (_, _, digits), h in zip(record, present, header, strict=True)
             ]
         )
-    return {"kind": "table", "id": table_id, "caption": caption, "columns": header, "rows": rows}
+    if collapsed is None:
+        collapsed = len(rows) > LONG_TABLE_ROWS
+    return {
+        "kind": "table",
+        "id": table_id,
+        "caption": caption,
+        "columns": header,
+        "rows": rows,
+        "collapsed": bool(collapsed),
+    }
 
 
 def figure(uri: str, caption: str, fig_id: str = "") -> dict:

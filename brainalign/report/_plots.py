@@ -147,13 +147,15 @@ def decoding_bars(table: pd.DataFrame):
     return fig
 
 
-def decoding_over_time(table: pd.DataFrame):
+def decoding_over_time(table: pd.DataFrame, bands=None):
     """One panel per metric: value against time, one line per ROI, chance dashed.
 
     Parameters
     ----------
     table : pandas.DataFrame
         ``label, metric, time, value`` and optionally ``chance``.
+    bands : dict, optional
+        Metric -> family-wise chance band (upper limit), drawn dotted.
 
     Returns
     -------
@@ -171,6 +173,9 @@ def decoding_over_time(table: pd.DataFrame):
             ax.plot(line["time"], line["value"], label=str(label))
         if "chance" in part and part["chance"].notna().any():
             ax.axhline(float(part["chance"].mean()), color="gray", ls="--", lw=1, label="chance")
+        band = (bands or {}).get(metric, float("nan"))
+        if np.isfinite(band):
+            ax.axhline(band, color="black", ls=":", lw=1, label="95 % family-wise band")
         ax.axvline(0.0, color="gray", lw=0.5)
         ax.set_title(str(metric), fontsize=9)
         ax.set_xlabel("time (s)", fontsize=8)
@@ -181,7 +186,7 @@ def decoding_over_time(table: pd.DataFrame):
     return fig
 
 
-def r_over_time(per_channel: pd.DataFrame, curves: dict, peaks):
+def r_over_time(per_channel: pd.DataFrame, curves: dict, peaks, chance=None):
     """r(t): one thin line per channel, the peak curve (maximum over channels) in bold.
 
     Parameters
@@ -192,6 +197,8 @@ def r_over_time(per_channel: pd.DataFrame, curves: dict, peaks):
         Label -> Series of the peak curve over time (one per model and layer).
     peaks : sequence of float
         Peak latencies to mark.
+    chance : float, optional
+        Family-wise chance level of the peak curve, drawn dashed.
 
     Returns
     -------
@@ -206,10 +213,13 @@ def r_over_time(per_channel: pd.DataFrame, curves: dict, peaks):
         ax.plot(curve.index, curve.to_numpy(), lw=2, color=f"C{k}", label=f"max: {label}")
     for latency in peaks:
         ax.axvline(latency, color="tab:red", ls=":", lw=1)
+    if chance is not None:
+        label = f"95 % family-wise chance level of the max: r = {chance:.2f}"
+        ax.axhline(chance, color="black", ls="--", lw=1, label=label)
     ax.axhline(0.0, color="black", lw=0.5)
     ax.axvline(0.0, color="black", lw=0.5)
     ax.set_xlabel("time (s)")
-    ax.set_ylabel("r")
+    ax.set_ylabel("r (Pearson, test images)")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     return fig

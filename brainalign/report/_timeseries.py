@@ -10,8 +10,9 @@ from brainalign.report._items import Section, figure, table, varying, with_keys
 
 
 def _labelled(decoding: pd.DataFrame) -> pd.DataFrame:
-    """Add a ``label`` column: the ROI, plus subject/model/layer when they vary."""
+    """Add a ``label`` column: the ROI, plus subject/model (display name)/layer when they vary."""
     frame = with_keys(decoding)
+    frame["model"] = frame["model"].map(lambda m: _plots.short_model(m) if m else m)
     if "roi" not in frame.columns:  # e.g. EEG: all channels together
         frame["roi"] = "all"
     label = frame["roi"].astype(str)
@@ -32,9 +33,28 @@ _DECODING_VALUES = [
 ]
 
 
+def _summary_table(frame: pd.DataFrame) -> dict:
+    """One row per label (ROI): each metric's value, its chance in the header (or a column)."""
+    wide = frame.pivot_table(index="label", columns="metric", values="value", sort=False)
+    columns = [("label", "ROI", 0)]
+    chance = None
+    if "chance" in frame.columns:
+        chance = frame.pivot_table(index="label", columns="metric", values="chance", sort=False)
+    for metric in wide.columns:
+        levels = chance[metric].dropna().unique() if chance is not None else []
+        header = f"{metric} (chance {levels[0]:.3f})" if len(levels) == 1 else str(metric)
+        columns.append((metric, header, 3))
+        if len(levels) > 1:  # e.g. caption retrieval: a chance per decoder
+            wide[f"{metric} chance"] = chance[metric]
+            columns.append((f"{metric} chance", f"{metric} chance", 3))
+    caption = "Decoding scores per ROI (summary; the full table is below)"
+    return table(wide.reset_index(), columns, "decoding-summary", caption)
+
+
 def _static_items(frame: pd.DataFrame) -> list:
     columns = [(c, c, 0) for c in varying(frame)] + [("roi", "ROI", 0), ("metric", "metric", 0)]
-    items = [table(frame, columns + _DECODING_VALUES, "decoding-table", "Decoding scores")]
+    full = table(frame, columns + _DECODING_VALUES, "decoding-table", "Decoding scores", None)
+    items = [_summary_table(frame), full] if full["collapsed"] else [full]
     means = frame.groupby(["label", "metric"], sort=False)[["value"]].mean()
     if "chance" in frame.columns:
         means["chance"] = frame.groupby(["label", "metric"], sort=False)["chance"].mean()
@@ -44,16 +64,38 @@ def _static_items(frame: pd.DataFrame) -> list:
     return items
 
 
-def _timed_items(frame: pd.DataFrame) -> list:
+def _record_n_test(contents) -> int | None:
+    """Test stimuli of the run (``run.json`` → ``data`` → ``n_test``), None if unknown."""
+    data = (contents.record or {}).get("data") or {}
+    n_test = data.get("n_test") if isinstance(data, dict) else None
+    return int(n_test) if isinstance(n_test, (int, float)) and n_test >= 4 else None
+
+
+def _timed_items(frame: pd.DataFrame, n_test) -> list:
+    from brainalign.encoding import decoding_peaks
+
     keys = ["label", "metric"]
-    ranked = frame.sort_values("value", ascending=False, kind="stable")
-    peaks = ranked.drop_duplicates(keys).sort_values(keys, kind="stable")
+    peaks = decoding_peaks(frame, keys, n_candidates=n_test)
+    peaks["above_chance"] = peaks["value"] - peaks["chance"]
     columns = [("label", "ROI", 0), ("metric", "metric", 0), ("time", "peak time (s)", 3)]
-    items = [table(peaks, columns + _DECODING_VALUES, "decoding-peaks", "Peak over time")]
+    columns += _DECODING_VALUES[:2] + [("band", "95 % family-wise band", 3)]
+    columns += [("n_above", "windows above the band", 0), _DECODING_VALUES[2]]
+    caption = (
+        "Decoding peaks over time: the time window where the decoding score is highest "
+        "among the windows above its 95 % family-wise chance band (the 95th percentile of "
+        "the highest score over the windows when the test stimuli are shuffled, from the "
+        "decode run; for older runs an approximation: binomial for top-k, normal for 2-way, "
+        "Šidák over the windows); '–' where no window "
+        "is above it, or no band where the metric's null is not known (then the highest "
+        "window). Not the encoding peaks of the EEG section: those are latencies of the "
+        "highest r over channels of an encoding model."
+    )
+    items = [table(peaks, columns, "decoding-peaks", caption)]
     agg = {"value": "mean"} | ({"chance": "mean"} if "chance" in frame.columns else {})
     curves = frame.groupby(keys + ["time"], sort=False).agg(agg).reset_index()
-    fig = _plots.decoding_over_time(curves)
-    caption = "Decoding (identification accuracy) over time; dashed: chance."
+    bands = peaks.groupby("metric")["band"].max().to_dict()
+    fig = _plots.decoding_over_time(curves, bands)
+    caption = "Decoding over time; dashed: chance; dotted: its 95 % family-wise band."
     items.append(figure(_plots.figure_uri(fig), caption, "decoding-time"))
     return items
 
@@ -77,16 +119,16 @@ def decoding_section(contents) -> Section | None:
     if (~timed).any():
         section.items += _static_items(frame[~timed])
     if timed.any():
-        section.items += _timed_items(frame[timed])
+        section.items += _timed_items(frame[timed], _record_n_test(contents))
     return section
 
 
-def _topomap_items(per_channel: pd.DataFrame, peaks, section: Section) -> None:
+def _topomap_items(per_channel: pd.DataFrame, peaks, section: Section, title: str) -> None:
     from brainalign.data._sensors import DEFAULT_MONTAGE, place_channels
     from brainalign.maps import plot_topomap_panels
 
     if not peaks:
-        section.notes.append("No topomaps: r is not finite at any time point.")
+        section.notes.append("No topomaps: no latency where the highest r is above chance.")
         return
     channels = [str(c) for c in per_channel.columns]
     info, placed = place_channels(channels, DEFAULT_MONTAGE)
@@ -103,8 +145,8 @@ def _topomap_items(per_channel: pd.DataFrame, peaks, section: Section) -> None:
         )
     grid = per_channel.set_axis(channels, axis=1)
     values = np.stack([grid.loc[t, placed].to_numpy(dtype=float) for t in peaks])
-    fig = plot_topomap_panels(values, info, peaks)
-    caption = "Topomaps of r at the peak latencies (those of the table)."
+    fig = plot_topomap_panels(values, info, peaks, "r", title=title)
+    caption = "Topomaps of r at the encoding peak latencies (those of the table)."
     section.items.append(figure(_plots.figure_uri(fig), caption, "eeg-topomaps"))
 
 
@@ -153,36 +195,67 @@ def _peak_curve(grid: pd.DataFrame) -> pd.Series:
     return pd.Series(peak_curve(grid.to_numpy(dtype=float).T), index=grid.index)
 
 
+def _chance(contents, grid: pd.DataFrame, part: pd.DataFrame):
+    """Family-wise chance level of the grid's peak curve, None without ``n_test``."""
+    from brainalign.encoding import r_chance_level
+
+    n_test = _record_n_test(contents)
+    if n_test is None:
+        return None
+    n_cells = int(np.isfinite(grid.to_numpy(dtype=float)).sum())
+    n_subjects = part["subject"].nunique() if "subject" in part else 1
+    return r_chance_level(n_test, max(1, n_cells), n_averaged=max(1, n_subjects))
+
+
+def _peaks_caption(label: str, chance, grid: pd.DataFrame) -> str:
+    head = f"Encoding peaks of {label}: latencies of the peaks of the highest r over channels"
+    if chance is None:
+        return head + " (no chance band: the run record gives no number of test images)."
+    n_channels, n_times = grid.shape[1], grid.shape[0]
+    return (
+        f"{head}, only where it exceeds its 95 % family-wise chance level r = {chance:.2f} "
+        f"(Fisher z, Šidák over {n_channels} channels × {n_times} times)."
+    )
+
+
 def eeg_section(contents) -> Section | None:
     """Show EEG runs: r(t) per channel and its maximum, peak latencies, topomaps at the peaks.
 
     The peaks are those of the maximum r over channels (:func:`brainalign.encoding.peak_curve`
-    and :func:`~brainalign.encoding.peak_latencies`), as in the run's own topomaps. With
-    several models or layers, the channels and topomaps are those of the one whose
-    curve peaks highest; every one's curve is drawn.
+    and :func:`~brainalign.encoding.peak_latencies`) above its family-wise chance level
+    (:func:`~brainalign.encoding.r_chance_level`, from the record's ``n_test``), as in the
+    run's own topomaps. With several models or layers, the channels and topomaps are those
+    of the one whose curve peaks highest; every one's curve is drawn.
     """
     from brainalign.encoding import peak_latencies
 
     if contents.eeg_scores is None or contents.eeg_scores.empty:
         return None
     frame = with_keys(contents.eeg_scores)
-    groups = frame.groupby(["model", "layer"], sort=False)
-    grids = {key: channel_grid(part) for key, part in groups}
+    groups = dict(list(frame.groupby(["model", "layer"], sort=False)))
+    grids = {key: channel_grid(part) for key, part in groups.items()}
     curves = {key: _peak_curve(grid) for key, grid in grids.items()}
     best = max(curves, key=lambda key: _highest(curves[key]))
     per_channel = grids[best]
-    peaks = peak_latencies(curves[best])
+    chance = _chance(contents, per_channel, groups[best])
+    peaks = peak_latencies(curves[best], chance=chance)
     labels = {key: " ".join(filter(None, (_plots.short_model(key[0]), key[1]))) for key in curves}
     section = Section(
         "eeg",
         "Time-resolved encoding (EEG)",
-        "Held-out correlation per channel and time point (grey: channels; bold: their "
-        "maximum, whose peaks are marked and tabled).",
+        "Encoding: held-out correlation between the model's predicted and the measured "
+        "response per channel and time point (grey: channels; bold: their maximum, whose "
+        "peaks above chance are marked and tabled; dashed: its chance level).",
     )
     named = {labels[key] or "channels": curve for key, curve in curves.items()}
-    fig = _plots.r_over_time(per_channel, named, peaks)
-    section.items.append(figure(_plots.figure_uri(fig), "r(t)", "eeg-curves"))
-    caption = f"Peaks of the highest r over channels ({labels[best] or 'r'})"
-    section.items.append(_peak_table(per_channel, peaks, caption))
-    _topomap_items(per_channel, peaks, section)
+    fig = _plots.r_over_time(per_channel, named, peaks, chance)
+    caption = "Held-out r over time" + (f" ({labels[best]})" if labels[best] else "")
+    section.items.append(figure(_plots.figure_uri(fig), caption, "eeg-curves"))
+    label = labels[best] or "r"
+    section.items.append(
+        _peak_table(per_channel, peaks, _peaks_caption(label, chance, grids[best]))
+    )
+    if not peaks and chance is not None:
+        section.notes.append(f"No encoding peak: the highest r never exceeds {chance:.2f}.")
+    _topomap_items(per_channel, peaks, section, label)
     return section

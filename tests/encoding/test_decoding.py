@@ -12,8 +12,10 @@ from brainalign.encoding import (
     DecodingModel,
     EncodingModel,
     caption_retrieval_scores,
+    cosine_similarity,
     decode_rois,
     identification_accuracy,
+    identification_null,
     identification_scores,
     pairwise_identification,
     pearson_r,
@@ -331,3 +333,30 @@ def test_caption_chance_counts_ties_and_needs_two_stimuli():
         caption_retrieval_scores(np.ones((2, 4)), bank, np.zeros(12), np.zeros(2))
     with pytest.raises(ParameterError, match="'n_null'"):
         caption_retrieval_scores(np.ones((4, 4)), bank, np.repeat(owners, 3), owners, n_null=0)
+
+
+def test_identification_null_is_the_score_of_shuffled_stimuli():
+    rng = np.random.default_rng(3)
+    pred = rng.normal(size=(40, 6))
+    true = pred + rng.normal(size=(40, 6))
+    pred[5] = pred[6]  # ties follow the rules of the scores
+    perms = np.vstack([np.arange(40), rng.permutation(40), rng.permutation(40)])
+    null = identification_null(cosine_similarity(pred, true), perms, top_k=(1, 5))
+    for b, perm in enumerate(perms):
+        direct = identification_scores(pred, true[perm], top_k=(1, 5))  # row i's truth: perm[i]
+        for metric, (value, _) in direct.items():
+            assert null[metric][b] == pytest.approx(value, abs=1e-12)
+
+
+def test_identification_null_holds_its_level_without_information():
+    # Predictions unrelated to their stimuli: the 95 % quantile of the null is
+    # exceeded in about 5 % of independent experiments (the binomial band is not
+    # calibrated for pairwise scores, whose shuffles vary far less).
+    rng = np.random.default_rng(4)
+    exceed = []
+    for _ in range(200):
+        sim = cosine_similarity(rng.normal(size=(30, 5)), rng.normal(size=(30, 5)))
+        perms = rng.permuted(np.tile(np.arange(30), (200, 1)), axis=1)
+        observed = identification_null(sim, np.arange(30)[None])["pairwise"][0]
+        exceed.append(observed > np.quantile(identification_null(sim, perms)["pairwise"], 0.95))
+    assert 0.01 <= np.mean(exceed) <= 0.1

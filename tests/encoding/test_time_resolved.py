@@ -133,6 +133,12 @@ def test_decoding_identifies_stimuli_when_the_signal_is_there(eeg, features):
     assert set(table.n_candidates) == {200}
     epoch = table[(table.scope == "epoch") & (table.metric == "pairwise")]
     assert epoch.value.iloc[0] > 0.6
+    # the band comes from shuffles of the test stimuli, family-wise over the windows:
+    # the planted peak exceeds it, no pre-stimulus window does
+    band = pairwise.chance_high.iloc[0]
+    assert pairwise.chance_high.nunique() == 1 and 0.5 < band < peak.value
+    assert (pre < band).all() and (pairwise[pairwise.time < 0].p_fwe > 0.05).all()
+    assert peak.p_fwe < 0.01 and epoch.p_fwe.iloc[0] < 0.01
 
 
 def test_decoding_equals_a_direct_fit_at_one_time(eeg, features):

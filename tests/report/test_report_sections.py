@@ -249,7 +249,7 @@ def test_eeg_with_several_layers_shows_the_best_one(builder, render):
     html, page = render(builder.path)
     (peak,) = page.rows("eeg-peaks")
     assert peak["latency (s)"] == "0.200" and float(peak["its r"]) == pytest.approx(0.602, abs=1e-3)
-    assert "Peaks of the highest r over channels (SampleNet@0 layer6)" in html
+    assert "Encoding peaks of SampleNet@0 layer6: latencies of the peaks of the highest r" in html
 
 
 def test_eeg_without_positions_skips_topomaps_with_a_note(builder, render):
