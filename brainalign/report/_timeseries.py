@@ -53,7 +53,10 @@ def _summary_table(frame: pd.DataFrame) -> dict:
 
 def _static_items(frame: pd.DataFrame) -> list:
     columns = [(c, c, 0) for c in varying(frame)] + [("roi", "ROI", 0), ("metric", "metric", 0)]
-    full = table(frame, columns + _DECODING_VALUES, "decoding-table", "Decoding scores", None)
+    values = list(_DECODING_VALUES)
+    if "chance_high" in frame.columns and frame["chance_high"].notna().any():
+        values[2:2] = [("chance_high", "95 % band (shuffled stimuli)", 3), ("p_fwe", "p", 3)]
+    full = table(frame, columns + values, "decoding-table", "Decoding scores", None)
     items = [_summary_table(frame), full] if full["collapsed"] else [full]
     means = frame.groupby(["label", "metric"], sort=False)[["value"]].mean()
     if "chance" in frame.columns:
