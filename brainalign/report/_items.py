@@ -79,7 +79,9 @@ def table(
     frame : pandas.DataFrame
         Rows to show, in order.
     columns : sequence of tuple
-        ``(column, header, digits)``; columns missing from ``frame`` are skipped.
+        ``(column, header, digits)``; columns missing from ``frame`` are skipped. A
+        ``model`` column shows each spec's display name
+        (:func:`~brainalign.features.model_label`).
     table_id : str
         Element id of the table.
     caption : str
@@ -100,7 +102,12 @@ def table(
         numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
         header.append({"label": label, "numeric": numeric})
     rows = []
-    for record in frame[[c[0] for c in present]].itertuples(index=False):
+    shown = frame[[c[0] for c in present]]
+    if "model" in shown.columns:  # one display name per model in every table
+        from brainalign.features import model_label
+
+        shown = shown.assign(model=shown["model"].map(lambda m: model_label(m) if m else m))
+    for record in shown.itertuples(index=False):
         rows.append(
             [
                 {"text": fmt_value(v, digits), "sort": _sort_key(v, h["numeric"])}

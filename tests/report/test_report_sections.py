@@ -85,13 +85,14 @@ def test_roi_table_shows_the_best_layer_per_model_and_roi(builder, render):
     frame = builder.roi_scores(models=MODELS, layers=LAYERS, subjects=(1, 2))
     _, page = render(builder.path)
     rows = page.rows("roi-scores")
-    expected_order = [(str(s), m, roi) for s in (1, 2) for m in MODELS for roi in builder.ROIS]
+    labels = ("SampleNet@0", "ViT-B-32@random")  # the models' display names
+    expected_order = [(str(s), m, roi) for s in (1, 2) for m in labels for roi in builder.ROIS]
     assert [(r["subject"], r["model"], r["ROI"]) for r in rows] == expected_order
     for row in rows:
         assert row["best layer"] == builder.BEST_LAYER[row["ROI"]]
         expected = frame[
             (frame["subject"].astype(str) == row["subject"])
-            & (frame["model"] == row["model"])
+            & (frame["model"] == MODELS[labels.index(row["model"])])
             & (frame["roi"] == row["ROI"])
         ]["mean_r"].max()
         assert float(row["mean r"]) == pytest.approx(expected, abs=5e-4)
