@@ -300,6 +300,38 @@ class DatasetAdapter(abc.ABC):
         """
         raise self._unsupported("extra_scores", "scores of its own")
 
+    def anatomy(self, subject):
+        """Return the anatomy to draw a subject's volume maps over, if the dataset has one.
+
+        Not one of :data:`CAPABILITIES`: every adapter answers, ``None`` meaning
+        "no anatomy" (figures then outline the mapped voxels). Adapters of data in
+        MNI space may return :meth:`mni152_anatomy`.
+
+        Parameters
+        ----------
+        subject : int or None
+            Subject number.
+
+        Returns
+        -------
+        str, Path, nibabel image or None
+            A 3-D image in the space of the subject's volume responses.
+        """
+        return None
+
+    @staticmethod
+    def mni152_anatomy():
+        """Return nilearn's bundled MNI152 template (2 mm; no download).
+
+        Returns
+        -------
+        nibabel.Nifti1Image
+            The template, for data in MNI space.
+        """
+        from nilearn.datasets import load_mni152_template
+
+        return load_mni152_template(resolution=2)
+
     @classmethod
     def has(cls, capability: str) -> bool:
         """Tell whether the adapter provides an optional capability.

@@ -183,6 +183,26 @@ class NSD(DatasetAdapter):
 
         return nsd_projections(self.root, self._check_subject(subject))
 
+    def anatomy(self, subject: int) -> Path | None:
+        """Anatomy under a subject's func1pt8mm maps: the T1, else the brain mask.
+
+        Parameters
+        ----------
+        subject : int
+            1-based subject number.
+
+        Returns
+        -------
+        Path or None
+            ``ppdata/subjAA/func1pt8mm/T1_to_func1pt8mm.nii.gz`` when present, else
+            ``brainmask.nii.gz`` beside it, else None.
+        """
+        subject = self._check_subject(subject)
+        for name in (L.t1_file(subject), L.brainmask_file(subject)):
+            if (self.root / name).is_file():
+                return self.root / name
+        return None
+
     def describe(self, subject=None) -> DatasetSummary:
         """Summarise what is on disk without reading betas.
 

@@ -46,6 +46,11 @@ def brainmask_file(subject: int, space: str = SPACE) -> P:
     return P("nsddata/ppdata") / subject_dir(subject) / space / "brainmask.nii.gz"
 
 
+def t1_file(subject: int, space: str = SPACE) -> P:
+    """Return the T1 resampled to the functional grid (``T1_to_func1pt8mm.nii.gz``)."""
+    return P("nsddata/ppdata") / subject_dir(subject) / space / f"T1_to_{space}.nii.gz"
+
+
 def ctab_file(subject: int, name: str) -> P:
     """``<name>.mgz.ctab`` label names of an ROI file."""
     return P("nsddata/freesurfer") / subject_dir(subject) / "label" / f"{name}.mgz.ctab"

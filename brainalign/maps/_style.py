@@ -5,7 +5,8 @@ topomaps) takes its colour map, colour-bar label (with units) and name in words 
 :data:`STYLES`, so a statistic looks and reads the same everywhere. The colour maps
 are legible on a white page: sequential maps start at a visible colour and never reach
 white (``hot`` and ``viridis`` end in white or near-white yellow; these are cut
-before), signed statistics use a diverging map centred on zero, and maps of numbered
+before), signed statistics use a diverging map centred on zero whose near-white centre
+is cut out (:data:`DIVERGING_GAP`), and maps of numbered
 choices (best layer, best model) use a categorical map with a legend.
 
 :func:`describe` turns a BIDS-like file stem (``sub-01_model-SampleNet_layer-layer6_stat-r``)
@@ -19,6 +20,14 @@ from dataclasses import dataclass
 #: Lightest colour a sequential map may reach (as a fraction of its colour range):
 #: above it the colours come too close to a white page.
 SEQUENTIAL_TOP = 0.8
+#: Darkest colour of a sequential map: its lowest values are a colour, not the black of
+#: outlines and text.
+SEQUENTIAL_BOTTOM = 0.15
+#: Half-width of the (near-white) centre cut out of a diverging map, as a fraction of
+#: its colour range: values near zero are drawn in a pale but visible blue or red.
+DIVERGING_GAP = 0.15
+#: FDR-corrected p below which a voxel counts as significant.
+ALPHA_FDR = 0.05
 
 
 @dataclass(frozen=True)
@@ -98,9 +107,11 @@ def style_of(stat: str) -> StatStyle:
 def colormap(stat: str, n_categories: int | None = None):
     """Return the matplotlib colour map of a statistic, legible on white.
 
-    Sequential maps are cut at :data:`SEQUENTIAL_TOP` of their range so that the
-    largest values are never drawn in (near-)white; categorical maps have one
-    distinct colour per category.
+    Sequential maps are cut to :data:`SEQUENTIAL_BOTTOM`..:data:`SEQUENTIAL_TOP` of
+    their range so that the smallest values are not black and the largest never
+    (near-)white; diverging maps lose their
+    near-white centre (:data:`DIVERGING_GAP`), so values near zero are pale blue or
+    red; categorical maps have one distinct colour per category.
 
     Parameters
     ----------
@@ -121,12 +132,84 @@ def colormap(stat: str, n_categories: int | None = None):
     if style.kind == "sequential":
         import numpy as np
 
-        return ListedColormap(base(np.linspace(0.0, SEQUENTIAL_TOP, 256)), name=f"{style.cmap}_cut")
+        return ListedColormap(
+            base(np.linspace(SEQUENTIAL_BOTTOM, SEQUENTIAL_TOP, 256)), name=f"{style.cmap}_cut"
+        )
     if style.kind == "categorical":
         n = max(1, int(n_categories or base.N))
         colors = [base(i % base.N) for i in range(n)]
         return ListedColormap(colors, name=f"{style.cmap}_{n}")
-    return base
+    import numpy as np
+
+    half = 0.5 - DIVERGING_GAP
+    stops = np.concatenate([np.linspace(0.0, half, 128), np.linspace(1.0 - half, 1.0, 128)])
+    return ListedColormap(base(stops), name=f"{style.cmap}_cut")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Which voxels of a map are drawn, as a number and in words.
+
+    Attributes
+    ----------
+    value : float
+        Voxels whose (absolute, for diverging maps) value is below it stay transparent.
+    text : str
+        The rule in words, for captions (``"voxels with p(FDR) < 0.05"``).
+    """
+
+    value: float
+    text: str
+
+
+def threshold_of(stat: str) -> Threshold:
+    """Return the threshold of the figures of a statistic.
+
+    Significance maps show the voxels with an FDR-corrected p below
+    :data:`ALPHA_FDR`; every other map shows every voxel of the mask (its non-zero
+    values; non-positive values of sequential maps are left out).
+
+    Parameters
+    ----------
+    stat : str
+        Statistic name.
+
+    Returns
+    -------
+    Threshold
+    """
+    import math
+
+    if stat == "log10pfdr":
+        value = -math.log10(ALPHA_FDR)
+        return Threshold(value, f"voxels with p(FDR) < {ALPHA_FDR:g} (−log10 p ≥ {value:.1f})")
+    kind = style_of(stat).kind
+    if kind == "categorical":
+        return Threshold(0.5, "every voxel of the mask")
+    if kind == "sequential":
+        return Threshold(1e-6, "voxels of the mask with a positive value")
+    return Threshold(1e-6, "every voxel of the mask (non-zero values)")
+
+
+def map_caption(stem: str) -> str:
+    """Return the caption of a map figure: its title in words and what it shows.
+
+    Parameters
+    ----------
+    stem : str
+        Figure or map file stem (``sub-01_model-M_layer-L_stat-log10pfdr_glass``).
+
+    Returns
+    -------
+    str
+        E.g. ``"Significance, M L, subject 1 (glass brain). Shown: voxels with
+        p(FDR) < 0.05 (−log10 p ≥ 1.3)."``
+    """
+    stat = entities(stem).get("stat")
+    if stat is None:
+        return describe(stem)
+    text = f"{describe(stem)}. Colour: {style_of(stat).label}"
+    return f"{text}; shown: {threshold_of(stat).text}."
 
 
 def entities(stem: str) -> dict[str, str]:

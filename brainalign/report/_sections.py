@@ -14,7 +14,7 @@ from brainalign.report import _plots
 from brainalign.report._items import Section, figure, links, pairs, table, varying, with_keys
 
 #: Map statistics drawn when the run has maps but no figures, in display order.
-MAP_STATS = ("r", "ncr2", "log10pfdr")
+MAP_STATS = ("r", "ncr2", "log10pfdr", "bestlayer", "bestr", "bestmodel", "bestmodelr")
 #: run.json keys shown in the provenance block (the rest go under "other").
 _KNOWN_KEYS = ("command", "date", "versions", "parameters", "data", "seed", "warnings", "tasks")
 #: Figures a sweep draws itself (``brainalign compare``), shown in the sweep section.
@@ -250,20 +250,22 @@ def _render_maps(contents) -> tuple[list, list]:
         paths = plot_run_maps(tmp, stats=stats)
         if not paths:
             return [], ["No map figures could be drawn (see the warnings of the report call)."]
-        items = [
-            figure(_plots.file_uri(p), p.name[: -len(".png")])
-            for p in sorted(paths, key=_map_sort_key)
-        ]
+        items = [_map_figure(p) for p in sorted(paths, key=_map_sort_key)]
     return items, []
+
+
+def _map_figure(path: Path) -> dict:
+    """Return a map figure captioned in words: what, whose, colour scale, threshold."""
+    from brainalign.maps._style import map_caption
+
+    stem = path.name[: -len(".png")]
+    return figure(_plots.file_uri(path), f"{map_caption(stem)} File: {path.name}")
 
 
 def maps_section(contents) -> Section | None:
     """Show the voxel maps: the run's figures, or figures drawn from ``maps/*.nii.gz``."""
     if contents.map_figures:
-        items = [
-            figure(_plots.file_uri(p), p.name[: -len(".png")])
-            for p in sorted(contents.map_figures, key=_map_sort_key)
-        ]
+        items = [_map_figure(p) for p in sorted(contents.map_figures, key=_map_sort_key)]
         notes = []
     elif contents.maps:
         items, notes = _render_maps(contents)
@@ -277,9 +279,11 @@ def maps_section(contents) -> Section | None:
         caption = "Interactive 3-D surface views (pages in the run's figures folder)"
         items.append(links(caption, entries))
     intro = (
-        "Statistic maps of the held-out scores: axial slices and a glass brain per volume "
-        "map; lateral and medial views of each hemisphere for surface maps (surface runs, "
-        "and volume maps projected on the subject's and fsaverage's surfaces)."
+        "Statistic maps of the held-out scores: axial slices (over the subject's anatomy "
+        "when the run holds it) and a glass brain per volume map; lateral and medial views "
+        "of each hemisphere for surface maps (surface runs, and volume maps projected on "
+        "the subject's and fsaverage's surfaces). Each caption names the colour scale and "
+        "the voxels shown (significance maps: p(FDR) < 0.05)."
     )
     return Section("maps", "Voxel maps", intro, notes=notes, items=items)
 

@@ -383,9 +383,52 @@ def _write_maps(spec, run: RunDir, test, scores, model) -> dict:
         return {}
     projections = _dataset_capability(spec, "surface_projections", spec.subject)
     stem = run.stem(spec.subject, model, spec.layer)
-    return test.space.write_maps(
+    paths = test.space.write_maps(
         map_values(scores), run.maps, stem, projections=projections or (), projected=_PROJECTED
     )
+    if getattr(test.space, "kind", None) == "volume":
+        paths.update(write_anatomy(spec, run))
+    return paths
+
+
+def write_anatomy(spec, run: RunDir) -> dict:
+    """Copy the subject's anatomy (the dataset's, when it has one) beside the run's maps.
+
+    The maps of a run handed to a colleague are then drawn over the anatomy without
+    the dataset (:meth:`RunDir.anatomy_path`). A dataset without anatomy, or data
+    without subjects, write nothing (the figures outline the mapped voxels).
+
+    Parameters
+    ----------
+    spec : RunSpec
+        The fit's spec (dataset, root, subject).
+    run : RunDir
+        The run directory.
+
+    Returns
+    -------
+    dict
+        ``{"anatomy": path}``, or empty.
+    """
+    import nibabel as nib
+
+    from brainalign.data import get_dataset
+
+    if spec.subject is None:
+        return {}
+    try:
+        image = get_dataset(spec.dataset, spec.root).anatomy(spec.subject)
+        if image is None:
+            return {}
+        image = nib.load(image) if isinstance(image, str | os.PathLike) else image
+        data = np.asarray(image.dataobj, dtype=np.float32)
+    except (DataError, OSError, nib.filebasedimages.ImageFileError) as exc:
+        warnings.warn(f"No anatomy under the maps: {exc}", UserWarning, stacklevel=2)
+        return {}
+    path = run.anatomy_path(spec.subject)
+    with atomic_path(path) as tmp:
+        nib.Nifti1Image(np.squeeze(data), image.affine).to_filename(tmp)
+    return {"anatomy": path}
 
 
 def _extra_scores(spec, scores, test) -> list:

@@ -15,6 +15,7 @@ Layout::
     RUN/sub-01_model-<m>_layer-<l>_stat-weights.npz
     RUN/maps/sub-01_model-<m>_layer-<l>_stat-<stat>.nii.gz  (or _hemi-L[_space-<s>]_...mgh)
     RUN/maps/surface.json              meshes and projections of the surface maps
+    RUN/maps/sub-01_desc-anat.nii.gz   the subject's anatomy under the maps (when known)
     RUN/figures/*.png, *_surface.html
     RUN/features/                      feature cache
     RUN/tasks/<task>/                  a sweep's tasks, each a complete fit run
@@ -360,6 +361,13 @@ class RunDir:
     def maps_json(self, stem: str, stat: str) -> Path:
         """Legend of a map of numbers: ``maps/<stem>_stat-<stat>.json``."""
         return self.maps / f"{stem}_stat-{stat}.json"
+
+    def anatomy_path(self, subject) -> Path:
+        """Anatomy drawn under a subject's maps: ``maps/sub-01_desc-anat.nii.gz``.
+
+        The name does not match the statistic maps (``*_stat-*.nii.gz``).
+        """
+        return self.maps / f"sub-{int(subject):02d}_desc-anat.nii.gz"
 
     def named_map(self, stem: str, stat: str) -> Path:
         """Return a volume map named from any stem: ``maps/<stem>_stat-<stat>.nii.gz``."""

@@ -564,6 +564,7 @@ def _best_maps(run: RunDir, scores, parameters, done) -> dict:
         prefix = f"sub-{int(subject):02d}"
         name = next(n for n in done if n.startswith(prefix + "_"))
         ref = run.task(name).volume_maps("r")[0]
+        paths.update(_copy_anatomy(run, run.task(name), int(subject)))
         winners_per_model = []
         for model, part in sub.groupby("requested_model", sort=False):
             chosen = _chosen(part, "layer_index", select)
@@ -578,6 +579,19 @@ def _best_maps(run: RunDir, scores, parameters, done) -> dict:
             legend = {i + 1: m for i, m in enumerate(models)}
             paths.update(_winner_maps(run, ref, prefix, "bestmodel", chosen, "model_index", legend))
     return paths
+
+
+def _copy_anatomy(run: RunDir, task: RunDir, subject: int) -> dict:
+    """Copy a task's anatomy of the subject beside the sweep's best-layer maps."""
+    import shutil
+
+    source = task.anatomy_path(subject)
+    if not source.is_file():
+        return {}
+    target = run.anatomy_path(subject)
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    return {f"sub-{subject:02d}_anatomy": target}
 
 
 def _chosen(part, candidate: str, select: str):

@@ -286,3 +286,30 @@ def test_stimulus_set_counts_only_images_of_sessions_on_disk(sample_clone, desig
     np.testing.assert_array_equal(stim["ids"], np.unique(design["trial_ids"][1][:750]))
     assert set(stim["test_ids"]) <= set(design["shared"])
     assert not set(stim["train_ids"]) & set(stim["test_ids"])
+
+
+def test_anatomy_is_a_t1_on_the_betas_grid(nsd_sample):
+    from brainalign.data import get_dataset
+    from brainalign.data.sample._nsd import synthetic_t1
+
+    path = get_dataset("nsd", nsd_sample).anatomy(1)
+    assert path == nsd_sample / L.t1_file(1) and path.name == "T1_to_func1pt8mm.nii.gz"
+    t1, betas = nib.load(path), nib.load(nsd_sample / L.betas_file(1, 1, "nii.gz"))
+    assert t1.shape == betas.shape[:3]
+    np.testing.assert_allclose(t1.affine, betas.affine)
+    data = np.asarray(t1.dataobj)
+    brain = np.asarray(nib.load(nsd_sample / L.brainmask_file(1)).dataobj) > 0
+    centre = tuple(s // 2 for s in data.shape)
+    rim = brain & ~np.pad(brain, 1)[2:, 1:-1, 1:-1]  # brain voxels at its x edge
+    assert data[centre] > 80 > data[rim].mean() > 40  # bright interior, darker cortex
+    assert data[0, 0, 0] == 0  # nothing outside the head
+    np.testing.assert_array_equal(data, synthetic_t1(data.shape, [0, 7, 1]))
+
+
+def test_anatomy_falls_back_to_the_brain_mask(sample_clone):
+    from brainalign.data import get_dataset
+
+    root = sample_clone(str(L.t1_file(1)))
+    assert get_dataset("nsd", root).anatomy(1) == root / L.brainmask_file(1)
+    (root / L.brainmask_file(1)).unlink()
+    assert get_dataset("nsd", root).anatomy(1) is None

@@ -281,6 +281,33 @@ def simulate_betas(
     return vol
 
 
+def synthetic_t1(shape, seed) -> np.ndarray:
+    """Draw a T1-like volume on the sample's grid (its own generator: the betas are untouched).
+
+    The brain of :func:`plan_geometry` (``rho <= 1``) has a bright white-matter-like
+    interior (``rho <= 0.65``) inside a darker cortex rim; a dim skull-and-scalp
+    shell surrounds it, and voxels outside the head are 0.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Grid shape.
+    seed : int or sequence of int
+        Seed of the intensity noise.
+
+    Returns
+    -------
+    ndarray of shape ``shape``, float32
+        Intensities (arbitrary units, about 0-120).
+    """
+    shape = np.asarray(shape)
+    grid = np.stack(np.meshgrid(*[np.arange(s) for s in shape], indexing="ij"), -1)
+    rho = np.sqrt((((grid - (shape - 1) / 2) / (shape / 2 - 1)) ** 2).sum(-1))
+    t1 = np.select([rho <= 0.65, rho <= 1.0, rho <= 1.12], [100.0, 60.0, 25.0], 0.0)
+    noise = np.random.default_rng(seed).normal(0.0, 4.0, tuple(shape))
+    return np.where(t1 > 0, t1 + noise, 0.0).clip(0).astype(np.float32)
+
+
 def _zscore(x: np.ndarray) -> np.ndarray:
     x = x - x.mean(0)
     return x / np.where(x.std(0) > 0, x.std(0), 1.0)
@@ -541,6 +568,8 @@ def _write_subject(out, cfg, design, geometry, features, words, subject):
     ncsnr[brain] = estimate_ncsnr(betas[:, brain], design["trial_ids"][subject])
     _save_nifti(nib.Nifti1Image(ncsnr, affine), out / L.ncsnr_file(subject))
     _save_nifti(nib.Nifti1Image(brain.astype(np.uint8), affine), out / L.brainmask_file(subject))
+    t1 = synthetic_t1(cfg.shape, [cfg.seed, 7, subject])
+    _save_nifti(nib.Nifti1Image(t1, affine), out / L.t1_file(subject))
     for fname, vol in geometry["rois"].items():
         _save_nifti(
             nib.Nifti1Image(vol.astype(np.float32), affine), out / L.roi_file(subject, fname)
