@@ -23,7 +23,14 @@ _GREY = "0.75"
 
 
 def plot_flat_map(
-    values, patches, surfaces=None, title="", cmap="cold_hot", symmetric=True, threshold=None
+    values,
+    patches,
+    surfaces=None,
+    title="",
+    cmap="cold_hot",
+    symmetric=True,
+    threshold=None,
+    label="",
 ):
     """Draw one value per vertex of both hemispheres on their flat patches.
 
@@ -50,6 +57,8 @@ def plot_flat_map(
         Colour scale symmetric around 0.
     threshold : float, optional
         Values with a smaller magnitude are not coloured (grey).
+    label : str
+        Colour-bar label (the statistic and its unit).
 
     Returns
     -------
@@ -75,7 +84,7 @@ def plot_flat_map(
         ax.set_aspect("equal")
         ax.set_axis_off()
         ax.set_title(h)
-    fig.colorbar(mesh, ax=list(axes[0]), shrink=0.7)
+    fig.colorbar(mesh, ax=list(axes[0]), shrink=0.7, label=label)
     fig.suptitle(title)
     return fig
 

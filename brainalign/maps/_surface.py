@@ -17,6 +17,7 @@ import numpy as np
 from brainalign._utils import atomic_path, warn
 from brainalign.data._surface import HEMIS, read_mgh_vector
 from brainalign.exceptions import DataError, ParameterError
+from brainalign.maps._style import colormap, describe, style_of, threshold_of
 
 #: Surfaces tried in order when a run lists several.
 _PREFERRED = ("inflated", "pial", "white", "sphere")
@@ -24,7 +25,8 @@ _PREFERRED = ("inflated", "pial", "white", "sphere")
 FSAVERAGE5_VERTICES = 10242
 #: Vertices per hemisphere of FreeSurfer's fsaverage (ico7); its first 10,242 are fsaverage5's.
 FSAVERAGE_VERTICES = 163842
-_STYLE = {"r": ("cold_hot", True), "r2": ("cold_hot", True), "ncr2": ("hot", False)}
+#: An icon in the page itself: browsers otherwise request one (nilearn links GitHub's).
+_NO_ICON = '<link rel="icon" href="data:," />'
 
 
 def load_mesh(mesh, hemi: str = "lh"):
@@ -88,7 +90,9 @@ def check_mesh(coords, n_values: int, hemi: str = "lh", name: str = "mesh") -> N
         )
 
 
-def plot_surface_map(values, meshes, title="", cmap="cold_hot", symmetric=True, threshold=None):
+def plot_surface_map(
+    values, meshes, title="", cmap="cold_hot", symmetric=True, threshold=None, label=""
+):
     """Draw one value per vertex of both hemispheres (lateral and medial views).
 
     Parameters
@@ -105,6 +109,8 @@ def plot_surface_map(values, meshes, title="", cmap="cold_hot", symmetric=True, 
         Colour scale symmetric around 0.
     threshold : float, optional
         Values with a smaller magnitude are not coloured.
+    label : str
+        Colour-bar label (the statistic and its unit).
 
     Returns
     -------
@@ -147,6 +153,9 @@ def plot_surface_map(values, meshes, title="", cmap="cold_hot", symmetric=True, 
                 axes=axes[2 * n + m],
                 figure=fig,
             )
+    for ax in fig.axes:
+        if ax not in axes:  # the colour bar nilearn added
+            ax.set_ylabel(label, fontsize=8)
     fig.suptitle(title)
     return fig
 
@@ -189,8 +198,37 @@ def write_surface_view(values, mesh, path, hemi="lh", title="", cmap="cold_hot",
     )
     path = Path(path)
     with atomic_path(path) as tmp:
-        Path(tmp).write_text(view.get_standalone(), encoding="utf-8")
+        Path(tmp).write_text(offline_page(view.get_standalone()), encoding="utf-8")
     return path
+
+
+def offline_page(html: str) -> str:
+    """Make nilearn's standalone niivue page work offline with no console error.
+
+    nilearn 0.14's page links its favicon on GitHub (a request, and an error
+    offline) and runs a classic ``<script>`` in the ``<head>`` that looks up the
+    canvas before the body exists (``TypeError: Cannot read properties of null``).
+    The icon becomes an inline empty one; that script becomes a module, which runs
+    once the document is parsed, like the viewer's own script.
+
+    Parameters
+    ----------
+    html : str
+        The page of ``view_surf(...).get_standalone()``.
+
+    Returns
+    -------
+    str
+        The page, with no reference to anything outside it.
+    """
+    import re
+
+    html = re.sub(r"<link\s+rel=\"icon\"[^>]*>", _NO_ICON, html, flags=re.S)
+    if _NO_ICON not in html:
+        html = html.replace("<head>", "<head>" + _NO_ICON, 1)
+    return re.sub(
+        r"<script>(\s*document\.getElementById\(\"gl\"\))", r'<script type="module">\1', html
+    )
 
 
 def plot_run_surface_maps(run_dir, stats=("r", "ncr2"), meshes=None, views=("r",)) -> list[Path]:
@@ -242,9 +280,13 @@ def plot_run_surface_maps(run_dir, stats=("r", "ncr2"), meshes=None, views=("r",
                 continue
             if use == "fsaverage5":
                 values = {h: v[:FSAVERAGE5_VERTICES] for h, v in values.items()}
-            cmap, signed = _STYLE.get(stat, ("hot", False))
+            style, cmap = style_of(stat), colormap(stat)
+            signed = style.signed
             stem = left.name.replace("_hemi-L", "")[: -len(".mgh")]
-            fig = plot_surface_map(values, use, title=stem, cmap=cmap, symmetric=signed)
+            threshold = threshold_of(stat).value  # vertices without a value stay grey
+            options = {"cmap": cmap, "symmetric": signed, "threshold": threshold}
+            options["label"] = style.label
+            fig = plot_surface_map(values, use, title=describe(f"{stem}_surface"), **options)
             target = run_dir / "figures" / f"{stem}_surface.png"
             with atomic_path(target) as tmp:
                 fig.savefig(tmp, dpi=80)
@@ -254,7 +296,7 @@ def plot_run_surface_maps(run_dir, stats=("r", "ncr2"), meshes=None, views=("r",
             if flat is not None:
                 from brainalign.maps._flat import plot_flat_map
 
-                fig = plot_flat_map(values, *flat, title=stem, cmap=cmap, symmetric=signed)
+                fig = plot_flat_map(values, *flat, title=describe(f"{stem}_flat"), **options)
                 target = run_dir / "figures" / f"{stem}_flat.png"
                 with atomic_path(target) as tmp:
                     fig.savefig(tmp, dpi=80)
@@ -265,7 +307,8 @@ def plot_run_surface_maps(run_dir, stats=("r", "ncr2"), meshes=None, views=("r",
                     mesh = use if isinstance(use, str) else use[h]
                     name = (left if h == "lh" else right).name[: -len(".mgh")]
                     page = run_dir / "figures" / f"{name}_surface.html"
-                    written.append(write_surface_view(v, mesh, page, h, name, cmap, signed))
+                    title = describe(name)
+                    written.append(write_surface_view(v, mesh, page, h, title, cmap, signed))
     return written
 
 

@@ -64,3 +64,41 @@ def test_fsaverage_maps_without_meshes_are_drawn_on_fsaverage5(tmp_path, monkeyp
         nib.MGHImage(np.zeros((500, 1, 1), np.float32), np.eye(4)).to_filename(str(path))
     with pytest.warns(UserWarning, match="neither fsaverage5's 10242 nor fsaverage's 163842"):
         assert _surface.plot_run_surface_maps(tmp_path, stats=("ncr2",)) == []
+
+
+def test_interactive_page_references_nothing_outside_it(tmp_path):
+    import re
+
+    from nilearn import plotting
+
+    from brainalign.maps import write_surface_view
+    from brainalign.maps._surface import offline_page
+
+    coords, faces = load_mesh("fsaverage5", "lh")
+    values = np.linspace(-1, 1, len(coords))
+    raw = plotting.view_surf((coords, faces), values, engine="niivue").get_standalone()
+    # nilearn's own page links its icon on GitHub and runs a script before the canvas exists
+    assert re.search(r'<link rel="icon"[^>]*href="https://', raw, re.S)
+    page = write_surface_view(values, "fsaverage5", tmp_path / "view.html", title="r map")
+    html = page.read_text()
+    assert "r map" in html and offline_page(raw).count('href="data:,"') == 1
+    links = re.findall(r'<(?:link|script|img|iframe)[^>]*(?:href|src)="([^"]+)"', html)
+    assert links and all(link.startswith("data:") for link in links)
+    assert '<script type="module">\n\tdocument.getElementById("gl")' in html
+    assert '<script>\n\tdocument.getElementById("gl")' not in html
+
+
+def test_surface_figures_label_their_colour_bar_and_title_in_words(nsd_sample, tmp_path):
+    import matplotlib.pyplot as plt
+
+    from brainalign.maps._style import style_of
+
+    surf = nsd_sample / "nsddata" / "freesurfer" / "subj01" / "surf"
+    meshes = {h: surf / f"{h}.inflated" for h in ("lh", "rh")}
+    n = {h: len(load_mesh(m)[0]) for h, m in meshes.items()}
+    values = {h: np.linspace(0, 50, n[h]) for h in n}
+    label = style_of("ncr2").label
+    fig = plot_surface_map(values, meshes, title="ncR²", symmetric=False, label=label)
+    colourbars = [ax for ax in fig.axes if ax.name != "3d"]
+    assert [ax.get_ylabel() for ax in colourbars] == [label]
+    plt.close(fig)
