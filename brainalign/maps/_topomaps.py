@@ -169,7 +169,7 @@ def plot_topomap_panels(values, info, latencies, stat="r", cmap=None, vlim=None,
     """
     from matplotlib.figure import Figure
 
-    from brainalign.maps._style import style_of
+    from brainalign.maps._style import colormap, style_of
 
     style = style_of(stat)
     values = np.atleast_2d(np.asarray(values, dtype=np.float64))
@@ -180,7 +180,7 @@ def plot_topomap_panels(values, info, latencies, stat="r", cmap=None, vlim=None,
     fig = Figure(figsize=(2.6 * n + 1.2, 3.1 if title else 2.8), layout="constrained")
     axes = fig.subplots(1, n + 1, width_ratios=[1.0] * n + [0.08])
     for ax, row, latency in zip(axes[:-1], values, latencies, strict=True):
-        image = _hull_topomap(ax, row, info, cmap or style.cmap, tuple(vlim))
+        image = _hull_topomap(ax, row, info, cmap or colormap(stat), tuple(vlim))
         ax.set_title(f"{style.name} at {1000 * latency:.0f} ms", fontsize=9)
     fig.colorbar(image, cax=axes[-1], label=style.label)
     if title:
