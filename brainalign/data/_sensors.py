@@ -40,6 +40,7 @@ class SensorSpace:
 
     kind = "sensors"
     time_resolved = True
+    voxel_grid = False
 
     def __init__(
         self, ch_names, times, sfreq=None, ch_types=None, positions=None, montage=None, columns=None

@@ -28,9 +28,13 @@ class Space(Protocol):
         Number of columns.
     time_resolved : bool
         True when columns are channel x time cells (decoders run over time).
+    voxel_grid : bool
+        True when columns are voxels of a 3-D grid (maps are drawn as slices over
+        the subject's anatomy).
     """
 
     time_resolved: bool
+    voxel_grid: bool
 
     @property
     def n_targets(self) -> int:
@@ -95,6 +99,7 @@ class VolumeSpace:
 
     kind = "volume"
     time_resolved = False
+    voxel_grid = True
 
     def __init__(self, shape, affine, ijk):
         self.shape = tuple(int(s) for s in shape)

@@ -56,6 +56,7 @@ class SurfaceSpace:
 
     kind = "surface"
     time_resolved = False
+    voxel_grid = False
 
     def __init__(self, n_vertices, hemi, vertex, mesh="fsaverage", mesh_files=None):
         self.n_vertices = {str(h): int(n) for h, n in dict(n_vertices).items()}

@@ -278,12 +278,14 @@ def plot_time_courses(
     return fig
 
 
-def plot_run_topomaps(run_dir, stat="r", times=None, montage=DEFAULT_MONTAGE) -> list[Path]:
+def plot_run_topomaps(
+    run_dir, stat="r", times=None, montage=DEFAULT_MONTAGE, n_test=None
+) -> list[Path]:
     """Draw topomaps and time courses of an EEG run's ``scores.parquet``.
 
     The default latencies are the peaks of the highest r over channels where it
-    exceeds its 95 % family-wise chance level (:func:`_sensor_chance`, from the
-    run's ``n_test`` in ``run.json``; without it, no band), as in the report.
+    exceeds its 95 % family-wise chance level (:func:`_sensor_chance`, from
+    ``n_test``; without it, no band), as in the report.
 
     Parameters
     ----------
@@ -295,6 +297,9 @@ def plot_run_topomaps(run_dir, stat="r", times=None, montage=DEFAULT_MONTAGE) ->
         Latencies (default: peaks).
     montage : str
         Montage placing the channels.
+    n_test : int, optional
+        Test stimuli behind each r (the run record's ``data.n_test``; the runs layer
+        passes it), for the chance band.
 
     Returns
     -------
@@ -315,7 +320,9 @@ def plot_run_topomaps(run_dir, stat="r", times=None, montage=DEFAULT_MONTAGE) ->
         return []
     space = _table_space(scores, montage)
     values = scores[stat].to_numpy(np.float64)
-    chance = _run_chance(run_dir, scores) if stat == "r" else None
+    chance = None
+    if stat == "r" and n_test is not None:
+        chance = _sensor_chance(scores["r"].to_numpy(np.float64), int(n_test))
     if times is None:
         times = peak_times(values, space, chance=chance)
     stem = f"sub-{int(scores['subject'].iloc[0]):02d}_layer-{scores['layer'].iloc[0]}_stat-{stat}"
@@ -353,17 +360,6 @@ def _run_title(scores) -> str:
     words += [str(scores["layer"].iloc[0])] if "layer" in scores else []
     subject = f", subject {int(scores['subject'].iloc[0])}" if "subject" in scores else ""
     return " ".join(words) + subject
-
-
-def _run_chance(run_dir: Path, scores):
-    """Chance level of the run's highest r, from ``n_test`` in its ``run.json`` (None without)."""
-    import json
-
-    try:
-        n_test = json.loads((run_dir / "run.json").read_text())["data"]["n_test"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return _sensor_chance(scores["r"].to_numpy(np.float64), int(n_test))
 
 
 def _table_space(scores, montage):

@@ -27,8 +27,11 @@ def draw_run_figures(run) -> list[Path]:
     """
     from brainalign.maps import plot_run_maps, plot_run_surface_maps, plot_run_topomaps
 
-    path = run.path if isinstance(run, RunDir) else Path(run)
-    written = []
-    for draw in (plot_run_maps, plot_run_surface_maps, plot_run_topomaps):
-        written += draw(path)
-    return written
+    run = run if isinstance(run, RunDir) else RunDir(run)
+    record = run.record.read_or_none() or {}
+    n_test = (record.get("data") or {}).get("n_test")  # the EEG chance band needs it
+    return [
+        *plot_run_maps(run.path),
+        *plot_run_surface_maps(run.path),
+        *plot_run_topomaps(run.path, n_test=n_test),
+    ]

@@ -386,7 +386,7 @@ def _write_maps(spec, run: RunDir, test, scores, model) -> dict:
     paths = test.space.write_maps(
         map_values(scores), run.maps, stem, projections=projections or (), projected=_PROJECTED
     )
-    if getattr(test.space, "kind", None) == "volume":
+    if test.space.voxel_grid:  # slices are drawn over the subject's anatomy
         paths.update(write_anatomy(spec, run))
     return paths
 

@@ -246,12 +246,13 @@ def drawn(monkeypatch):
 
 
 def test_one_eeg_run_shows_the_same_latencies_everywhere(eeg_run, eeg_root, drawn):
-    from brainalign.maps import peak_times, plot_run_topomaps
+    from brainalign.maps import peak_times
     from brainalign.maps._topomaps import _table_space
     from brainalign.report._contents import read_contents
     from brainalign.report._timeseries import eeg_section
+    from brainalign.runs._figures import draw_run_figures
 
-    plot_run_topomaps(eeg_run)
+    draw_run_figures(eeg_run)  # the run's figures, with n_test from its record
     (maps_latencies,) = drawn
     section = eeg_section(read_contents(eeg_run))
     assert drawn[1] == maps_latencies  # the report's topomaps
