@@ -69,4 +69,7 @@ def test_report_of_a_real_fit(nsd_sample, tmp_path, capsys):
     assert len(figures) == 6 + 4 + 4 and sum("_surface" in f for f in figures) == 4
     assert sum(f.endswith("_flat") for f in figures) == 4
     captions = re.findall(r"<figcaption>([^<]+)</figcaption>", html)
-    assert sorted(captions) == figures and "_stat-r_" in captions[0]  # r first
+    # captions in words, naming the file they show; r first
+    assert sorted(re.search(r"File: (\S+)\.png", c).group(1) for c in captions) == figures
+    assert captions[0].startswith("Held-out r, SampleNet layer6, subject 1")
+    assert not any(c.startswith("sub-") for c in captions)
