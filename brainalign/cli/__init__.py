@@ -17,6 +17,7 @@ import warnings
 from brainalign.cli import (
     _caption,
     _compare,
+    _convert,
     _decode,
     _demo,
     _extract,
@@ -30,6 +31,7 @@ _VERBS = {
     "sample": _sample,
     "info": _info,
     "extract": _extract,
+    "convert": _convert,
     "fit": _fit,
     "compare": _compare,
     "decode": _decode,

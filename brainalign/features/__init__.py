@@ -1,10 +1,17 @@
 """Features layer: extract pooled layer embeddings of vision and language models."""
 
 from brainalign.features._check import check_model, model_layers
+from brainalign.features._convert import (
+    INSTALLED_WEIGHTS,
+    convert_checkpoint,
+    convert_installed,
+    load_state_dict_by_order,
+)
 from brainalign.features._extractor import FeatureExtractor, resolve_device
 from brainalign.features._featureset import FeatureSet
 from brainalign.features._hooks import capture_layers, check_layers, list_layers
 from brainalign.features._models import list_models, load_model
+from brainalign.features._preprocess import Preprocess
 from brainalign.features._sources import image_source
 from brainalign.features._spec import FAMILIES, POOLINGS, ModelSpec, Pooling, model_label
 
@@ -12,17 +19,22 @@ __all__ = [
     "FAMILIES",
     "FeatureExtractor",
     "FeatureSet",
+    "INSTALLED_WEIGHTS",
     "ModelSpec",
     "POOLINGS",
     "Pooling",
+    "Preprocess",
     "capture_layers",
     "check_layers",
     "check_model",
+    "convert_checkpoint",
+    "convert_installed",
     "get_extractor",
     "image_source",
     "list_layers",
     "list_models",
     "load_model",
+    "load_state_dict_by_order",
     "model_label",
     "model_layers",
     "resolve_device",
@@ -47,8 +59,13 @@ def get_extractor(
         Tower of a two-tower model.
     seed : int
         Seed of random initialisation.
-    preprocess : callable, optional
-        Preprocessing of a ``torch:`` model without its own ``preprocess``.
+    preprocess : callable, str or dict, optional
+        A callable: the preprocessing of a ``torch:`` model without its own
+        ``preprocess``. A string or dict: an override of the fields of the image
+        preprocessing that the model's pretrained config gives (``"unit"``,
+        ``"mean=0.5,0.5,0.5 std=0.5,0.5,0.5"``, ``"crop_pct=1"``; see
+        :class:`Preprocess`). The resolved preprocessing is in the feature cache key
+        and in ``FeatureSet.metadata["preprocess_config"]``.
 
     Returns
     -------

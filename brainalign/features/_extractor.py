@@ -71,23 +71,58 @@ class FeatureExtractor:
         """Model id and weights, as in a spec."""
         return f"{self.bundle.model_id}@{self.bundle.weights}"
 
-    def list_layers(self, pattern: str = "*") -> list[str]:
+    def list_layers(self, pattern: str = "*", runnable: bool = True) -> list[str]:
         """List the extractable layers of the active tower (plus ``"embedding"``).
 
         Parameters
         ----------
         pattern : str
             Shell-style filter.
+        runnable : bool
+            Keep only modules that run exactly once in a forward pass, found by one
+            probe pass on a grey image (or a one-word text): modules a model defines
+            but skips (a ``drop_path`` without a residual) or reuses (a shared
+            activation) cannot be extracted. ``False`` lists every module.
 
         Returns
         -------
         list of str
-            Module names, then the pseudo-layer ``"embedding"`` (the final output).
+            Module names in definition order, then the pseudo-layer ``"embedding"``
+            (the final output).
         """
         import fnmatch
 
         names = [n for n in list_layers(self.bundle.model, pattern) if self.bundle.layer_filter(n)]
+        if runnable:
+            calls = self._calls_per_forward()
+            names = [n for n in names if calls.get(n) == 1]
         return names + ([EMBEDDING] if fnmatch.fnmatch(EMBEDDING, pattern) else [])
+
+    def _calls_per_forward(self) -> dict:
+        """Count the runs of each module in one forward pass (one probe pass, cached)."""
+        import torch
+
+        if getattr(self, "_calls", None) is None:
+            probe = (
+                ["a"] if self.bundle.modality == "text" else [np.full((64, 64, 3), 128, np.uint8)]
+            )
+            inputs = {k: v.to(self.device) for k, v in self.bundle.prepare(probe).items()}
+            calls = {}
+            hooks = [
+                module.register_forward_hook(
+                    lambda *_, name=name: calls.__setitem__(name, calls.get(name, 0) + 1)
+                )
+                for name, module in self.bundle.model.named_modules()
+                if name
+            ]
+            try:
+                with torch.inference_mode():
+                    self.bundle.forward(self.bundle.model, inputs)
+            finally:
+                for hook in hooks:
+                    hook.remove()
+            self._calls = calls
+        return self._calls
 
     def extract(
         self,
@@ -144,7 +179,10 @@ class FeatureExtractor:
         if len(source) == 0:
             raise ParameterError("Invalid value for 'stimuli': no stimuli to extract from.")
         layers = check_layers(
-            self.bundle.model, layers, known=self.list_layers(), spec=self.bundle.model_id
+            self.bundle.model,
+            layers,
+            known=self.list_layers(runnable=False),
+            spec=self.bundle.model_id,
         )
         poolings = _poolings(pooling, layers)
         if self.bundle.modality == "text":
@@ -326,6 +364,7 @@ class FeatureExtractor:
             "pooling": pooling.text,
             "original_shape": list(shape),
             "preprocess": self.bundle.preprocess_id,
+            "preprocess_config": self.bundle.preprocess_config,
             "n_fit": None if reduction is None else int(np.isin(source.ids, fit_ids).sum()),
             "key": key,
         }

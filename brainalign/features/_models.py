@@ -45,6 +45,10 @@ class ModelBundle:
         Description of the preprocessing (image size, normalisation, tokenizer).
     layer_filter : callable
         Module name -> whether it belongs to this tower.
+    preprocess_config : dict or None
+        The image preprocessing as a record (:meth:`Preprocess.to_json`: size, crop,
+        interpolation, mean, std and their source); None for text towers, ``hf``
+        processors and ``torch`` callables.
     """
 
     model: object
@@ -55,6 +59,7 @@ class ModelBundle:
     forward: Callable
     preprocess_id: str
     layer_filter: Callable = field(default=lambda name: True)
+    preprocess_config: dict | None = None
 
 
 def load_model(
@@ -71,9 +76,13 @@ def load_model(
         for vision models and the text tower for language models.
     seed : int
         Seed of random initialisation (``@random``).
-    preprocess : callable, optional
-        For ``torch:`` models without a ``preprocess`` method: uint8 images
-        ``(n, H, W, 3)`` -> input tensor.
+    preprocess : callable, str or dict, optional
+        A callable (``torch:`` models without a ``preprocess`` method): uint8 images
+        ``(n, H, W, 3)`` -> input tensor. A string or dict overrides fields of the
+        image preprocessing the model's pretrained config gives (``"unit"``,
+        ``"mean=0.5,0.5,0.5 std=0.5,0.5,0.5"``, ``"crop_pct=1"``; see
+        :mod:`brainalign.features._preprocess`); for ``torch:`` models the fields
+        not named are ImageNet's defaults (224 px, crop 0.875, bilinear).
 
     Returns
     -------
@@ -90,6 +99,7 @@ def load_model(
     """
     spec = ModelSpec.parse(spec)
     check_tower(tower)
+    _check_preprocess(spec, preprocess)
     check_names(spec)
     bundle = _LOADERS[spec.family](spec, tower=tower, seed=seed, preprocess=preprocess)
     bundle.model.eval()
@@ -128,6 +138,40 @@ def check_tower(tower: str) -> None:
         raise ParameterError(
             f"Invalid value for 'tower': expected 'auto', 'image' or 'text'; got {tower!r}."
         )
+
+
+def _check_preprocess(spec: ModelSpec, preprocess) -> None:
+    """Validate a preprocessing argument before any model is built."""
+    from brainalign.features._preprocess import check_override
+
+    if preprocess is None:
+        return
+    if callable(preprocess):
+        if spec.family != "torch":
+            raise ParameterError(
+                "Invalid value for 'preprocess': a callable replaces the preprocessing of "
+                f"'torch:' models only; for {spec.family} pass an override such as "
+                "'mean=0.5,0.5,0.5 std=0.5,0.5,0.5' or 'unit'."
+            )
+        return
+    if spec.family == "hf":
+        raise ParameterError(
+            "Invalid value for 'preprocess': hf models take their preprocessing from the "
+            "image processor in their folder (preprocessor_config.json); edit it there."
+        )
+    check_override(preprocess)
+
+
+def _image_preprocessing(base, transform, override):
+    """Return ``(prepare, preprocess_id, record)`` of a model's preprocessing.
+
+    ``base`` is the model's own :class:`Preprocess` and ``transform`` its library's
+    transform, used as is unless ``override`` replaces some fields.
+    """
+    if override is not None:
+        base = base.override(override)
+        transform = base.transform()
+    return _per_image(transform), repr(transform), base.to_json()
 
 
 def _seeded(seed: int):
@@ -203,15 +247,20 @@ def _load_open_clip(spec, tower, seed, preprocess=None) -> ModelBundle:
             f"open_clip-tokenizer:{type(tokenizer).__name__}:{tokenizer.context_length}",
             open_clip_layer_filter("text"),
         )
+    from brainalign.features._preprocess import from_open_clip
+
+    base = from_open_clip(model.visual.preprocess_cfg, f"open_clip preprocess_cfg of {name}")
+    prepare, prep_id, record = _image_preprocessing(base, transform, preprocess)
     return ModelBundle(
         model,
         spec.model_id,
         ident,
         "image",
-        _per_image(transform),
+        prepare,
         lambda m, inp: m.encode_image(inp["x"]),
-        repr(transform),
+        prep_id,
         open_clip_layer_filter("image"),
+        record,
     )
 
 
@@ -384,21 +433,39 @@ def _load_timm(spec, tower, seed, preprocess=None) -> ModelBundle:
                 f"'{weights}' of timm {name}", exc, spec.with_weights("/path/to/weights.pth").text
             ) from exc
         ident = weights
-    transform = create_transform(**resolve_data_config({}, model=model))
+    from brainalign.features._preprocess import from_timm
+
+    config = resolve_data_config({}, model=model)
+    base = from_timm(config, f"timm pretrained_cfg of {name}")
+    prepare, prep_id, record = _image_preprocessing(base, create_transform(**config), preprocess)
     return ModelBundle(
         model,
         spec.model_id,
         ident,
         "image",
-        _per_image(transform),
-        lambda m, inp: m.forward_head(m.forward_features(inp["x"]), pre_logits=True),
-        repr(transform),
+        prepare,
+        _timm_forward,
+        prep_id,
+        preprocess_config=record,
     )
+
+
+def _timm_forward(model, inputs):
+    """Pre-logits embedding of a timm model; its classifier runs too, so it can be hooked."""
+    import torch
+
+    embedding = model.forward_head(model.forward_features(inputs["x"]), pre_logits=True)
+    head = model.get_classifier()
+    if isinstance(head, torch.nn.Module):  # distilled models return a (head, head_dist) pair
+        head(embedding)
+    return embedding
 
 
 def _load_torchvision(spec, tower, seed, preprocess=None) -> ModelBundle:
     import torch
     import torchvision
+
+    from brainalign.features._preprocess import IMAGENET_DEFAULT, from_torchvision
 
     name, weights = spec.name, spec.weights
 
@@ -413,7 +480,7 @@ def _load_torchvision(spec, tower, seed, preprocess=None) -> ModelBundle:
                 state.get("state_dict", state) if isinstance(state, dict) else state
             )
             ident = _file_id(path)
-        transform = _imagenet_transform()
+        transform, base = _imagenet_transform(), IMAGENET_DEFAULT
     else:
         enum = torchvision.models.get_model_weights(name)
         w = enum.DEFAULT if weights == "DEFAULT" else enum[weights]
@@ -425,14 +492,17 @@ def _load_torchvision(spec, tower, seed, preprocess=None) -> ModelBundle:
                 f"{w} of torchvision {name}", exc, spec.with_weights("/path/to/state_dict.pth").text
             ) from exc
         ident, transform = str(w), w.transforms()
+        base = from_torchvision(transform, f"torchvision {w}")
+    prepare, prep_id, record = _image_preprocessing(base, transform, preprocess)
     return ModelBundle(
         model,
         spec.model_id,
         ident,
         "image",
-        _per_image(transform),
+        prepare,
         lambda m, inp: m(inp["x"]),
-        repr(transform),
+        prep_id,
+        preprocess_config=record,
     )
 
 
@@ -461,23 +531,35 @@ def _load_torch(spec, tower, seed, preprocess=None) -> ModelBundle:
         raise ParameterError(f"Cannot import {factory_name!r} from {module_path!r}: {exc}") from exc
     _seeded(seed)
     model = factory() if arg is None else factory(int(arg) if arg.lstrip("-").isdigit() else arg)
-    prep = preprocess or getattr(model, "preprocess", None)
-    if prep is None:
-        raise ParameterError(
-            f"Invalid value for 'preprocess': {spec.model_id} has no 'preprocess' method; pass "
-            "preprocess=callable(uint8 images (n, H, W, 3)) -> input tensor."
-        )
     ident = state_dict_digest(model)  # the weights themselves: seeds and args included
-    prep_id = _callable_id(prep)
+    if preprocess is not None and not callable(preprocess):  # an override of the defaults
+        from brainalign.features._preprocess import IMAGENET_DEFAULT
+
+        prepare, prep_id, record = _image_preprocessing(IMAGENET_DEFAULT, None, preprocess)
+    else:
+        prep = preprocess or getattr(model, "preprocess", None)
+        if prep is None:
+            raise ParameterError(
+                f"Invalid value for 'preprocess': {spec.model_id} has no 'preprocess' method; "
+                "pass preprocess=callable(uint8 images (n, H, W, 3)) -> input tensor, or an "
+                "override such as 'imagenet'."
+            )
+        prepare, prep_id, record = _stacked(prep), _callable_id(prep), None
     return ModelBundle(
         model,
         spec.model_id,
         ident,
         "image",
-        lambda images: {"x": prep(np.stack(images))},
+        prepare,
         lambda m, inp: m(inp["x"]),
         prep_id,
+        preprocess_config=record,
     )
+
+
+def _stacked(prep):
+    """Wrap an array preprocessing callable into a batch preparer."""
+    return lambda images: {"x": prep(np.stack(images))}
 
 
 def state_dict_digest(model) -> str:

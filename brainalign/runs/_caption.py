@@ -250,7 +250,12 @@ def caption_run(
             f"{params['dataset']} data of {str(run_dir)!r} has none."
         )
     _check_targets(test, run["weights"])
-    extractor = get_extractor(params["model"], device=device, seed=params.get("seed", 0))
+    extractor = get_extractor(
+        params["model"],
+        device=device,
+        seed=params.get("seed", 0),
+        preprocess=params.get("preprocess"),
+    )
     own_bank = bank is None
     train_bank, train_r = None, None
     if own_bank or (n_voxels and not _has_cv_r2(run["scores"])):

@@ -170,6 +170,40 @@ def provenance(command: str, parameters: dict, test, notes=()) -> dict:
     }
 
 
+def features_record(features) -> dict:
+    """Describe the features a run used, for ``run.json``: weights, preprocessing, layers.
+
+    Parameters
+    ----------
+    features : dict of str -> FeatureSet, or FeatureSet
+        The features by layer (their cache metadata).
+
+    Returns
+    -------
+    dict
+        ``model``, ``weights``, ``tower``, ``preprocess`` (the resolved image
+        preprocessing: size, crop_pct, interpolation, mean, std and their source; or
+        the description of a tokenizer or callable) and ``layers`` (layer ->
+        ``pooling``, ``original_shape``, ``cache_key``).
+    """
+    sets = features if isinstance(features, dict) else {"features": features}
+    first = next(iter(sets.values())).metadata
+    return {
+        "model": first.get("model"),
+        "weights": first.get("weights"),
+        "tower": first.get("tower"),
+        "preprocess": first.get("preprocess_config") or first.get("preprocess"),
+        "layers": {
+            layer: {
+                "pooling": fs.metadata.get("pooling"),
+                "original_shape": fs.metadata.get("original_shape"),
+                "cache_key": fs.metadata.get("key"),
+            }
+            for layer, fs in sets.items()
+        },
+    }
+
+
 def messages(caught) -> list[str]:
     """Return the text of recorded warnings."""
     return [str(w.message) for w in caught]

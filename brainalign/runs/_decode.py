@@ -7,7 +7,13 @@ import pandas as pd
 
 from brainalign._utils import atomic_path, get_logger
 from brainalign.exceptions import DataError, ParameterError
-from brainalign.runs._common import messages, provenance, recorded_warnings, resolve_roi
+from brainalign.runs._common import (
+    features_record,
+    messages,
+    provenance,
+    recorded_warnings,
+    resolve_roi,
+)
 from brainalign.runs._rundir import RunDir
 from brainalign.runs._spec import DecodeSpec
 
@@ -195,7 +201,10 @@ class _TargetSpace:
         )
         self.model = spec.model
         tower = "text" if spec.target == "caption" else "auto"
-        self.extractor = get_extractor(spec.model, device=spec.device, tower=tower, seed=spec.seed)
+        preprocess = None if tower == "text" else spec.preprocess
+        self.extractor = get_extractor(
+            spec.model, device=spec.device, tower=tower, seed=spec.seed, preprocess=preprocess
+        )
         if spec.target == "caption" and self.extractor.bundle.modality != "text":
             raise ParameterError(
                 f"Invalid value for 'target': 'caption' needs a model with a text tower; "
@@ -308,5 +317,6 @@ def _write(run: RunDir, table, captions, result, feats, spec, caught, data) -> d
         with atomic_path(paths["predictions"]) as tmp:
             np.savez(tmp, stimulus_ids=test_ids, true=feats.align(test_ids), **arrays)
     test = data.split()[1]
-    paths["run"] = run.record.write(provenance("decode", spec.to_json(), test, messages(caught)))
+    record = provenance("decode", spec.to_json(), test, messages(caught))
+    paths["run"] = run.record.write({**record, "features": features_record({spec.layer: feats})})
     return paths

@@ -19,6 +19,7 @@ import numpy as np
 from brainalign._utils import atomic_path, get_logger
 from brainalign.exceptions import DataError
 from brainalign.runs._common import (
+    features_record,
     load_averaged,
     messages,
     now,
@@ -177,7 +178,9 @@ def extract_layers(spec: RunSpec, data, cache_dir, progress: bool = False):
     """
     from brainalign.features import get_extractor
 
-    extractor = get_extractor(spec.model, device=spec.device, seed=spec.seed)
+    extractor = get_extractor(
+        spec.model, device=spec.device, seed=spec.seed, preprocess=spec.preprocess
+    )
     feats = extractor.extract(
         data.stimuli,
         ids=data.stimulus_ids,
@@ -259,6 +262,7 @@ def fit_one(
                     **provenance(
                         command, spec.to_json(), result.pop("test"), notes + messages(caught)
                     ),
+                    "features": features_record(features),
                     **{e.record_key: e.headline for e in result["extra_scores"]},
                     "timing": {
                         "started": began,

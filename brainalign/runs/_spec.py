@@ -102,6 +102,12 @@ def _check_pooling(value) -> str:
     return str(Pooling.parse(_as_text("pooling", value)))
 
 
+def _check_preprocess(value) -> str | None:
+    from brainalign.features import Preprocess
+
+    return Preprocess.check_override(value)
+
+
 def _plain(value):
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
@@ -119,6 +125,7 @@ class _Options:
     """Options shared by every pipeline: features, ridge, permutations, seed."""
 
     pooling: str = "auto"
+    preprocess: str | None = None
     alphas: tuple | None = None
     cv: int = 5
     n_permutations: int = 1000
@@ -129,6 +136,7 @@ class _Options:
 
     def _check_options(self) -> None:
         self._set("pooling", _check_pooling(self.pooling))
+        self._set("preprocess", _check_preprocess(self.preprocess))
         self._set("alphas", _alphas(self.alphas))
         self._set("cv", _as_int("cv", self.cv, 2))
         self._set("n_permutations", _as_int("n_permutations", self.n_permutations, 1))
@@ -198,6 +206,14 @@ class _Options:
             "pca:<k>, srp:<k> (default: auto)",
         )
         parser.add_argument(
+            "--preprocess",
+            default=None,
+            metavar="OVERRIDE",
+            help="override fields of the model's own image preprocessing: presets imagenet, "
+            "inception, clip, unit and size=, crop_pct=, interpolation=, mean=r,g,b, "
+            "std=r,g,b (e.g. 'unit' for inputs in [0, 1]; default: the model's config)",
+        )
+        parser.add_argument(
             "--cv", type=int, default=5, help="folds for alpha selection (default: 5)"
         )
         if permutations is not None:
@@ -230,6 +246,7 @@ class _Options:
     def _option_values(args) -> dict:
         values = {
             "pooling": args.pooling,
+            "preprocess": getattr(args, "preprocess", None),
             "cv": args.cv,
             "device": args.device,
             "backend": args.backend,
@@ -261,6 +278,9 @@ class RunSpec(_Options):
         fMRI volumes, every target otherwise; None: every target.
     pooling : str
         Feature pooling (``auto``, ``cls``, ``mean``, ``pca:<k>`` ...).
+    preprocess : str, optional
+        Override of fields of the model's own image preprocessing (``"unit"``,
+        ``"crop_pct=1"``; see :class:`~brainalign.features.Preprocess`).
     alphas : sequence of float, optional
         Ridge penalty grid (default: the engine's).
     cv : int

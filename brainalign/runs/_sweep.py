@@ -363,7 +363,9 @@ def extract_model(model, layers, stimulus_sets, options, cache) -> dict:
     test = np.unique(np.concatenate([np.setdiff1d(s["ids"], s["train"]) for s in stimulus_sets]))
     train = np.unique(np.concatenate([s["train"] for s in stimulus_sets]))
     fit_ids = np.setdiff1d(train, test)
-    extractor = get_extractor(model, device=options["device"], seed=options["seed"])
+    extractor = get_extractor(
+        model, device=options["device"], seed=options["seed"], preprocess=options.get("preprocess")
+    )
     feats = extractor.extract(
         _one_store(stimulus_sets),
         ids=ids,

