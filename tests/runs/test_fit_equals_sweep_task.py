@@ -46,6 +46,15 @@ def test_fit_and_a_one_task_sweep_write_the_same_run(nsd_sample, tmp_path):
     maps = _same_run(tmp_path / "fit", task)
     assert any(m.endswith("_stat-r.nii.gz") for m in maps)
     assert fit["scores"]["r"].mean() > 0.05  # a real fit, not two empty tables
+    # the record names the weights, the preprocessing and the cache entry of each layer
+    features = RunDir(tmp_path / "fit").record.read()["features"]
+    in_task = RunDir(task).record.read()["features"]
+    key = features["layers"]["layer4"].pop("cache_key")
+    in_task["layers"]["layer4"].pop("cache_key")  # a sweep caches every subject's images
+    assert features == in_task
+    assert features["weights"] == fit["scores"]["model"].iloc[0].split("@", 1)[1]
+    assert features["preprocess"].startswith("brainalign.data.sample._samplenet.")
+    assert list((tmp_path / "fit" / "features").rglob(f"*{key}*"))
 
 
 @pytest.mark.slow
