@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.brainalign-installed
 DEMO_DIR ?= demo_output
 
-.PHONY: install demo test test-slow lint bench screenshots clean
+.PHONY: install demo demo-pretrained test test-slow lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/brainalign demo --out $(DEMO_DIR)
+
+# Real ImageNet weights (EfficientNet-Lite0, from the dev extra) on the real face/house
+# photos and N170 recording in ../shared/data (a neighbouring checkout's data folder).
+demo-pretrained: $(STAMP)
+	$(BIN)/brainalign demo --pretrained --data ../shared/data/n170_faces_houses --out $(DEMO_DIR)_pretrained
 
 lint: $(STAMP)
 	$(BIN)/ruff check brainalign tests benchmarks examples docs

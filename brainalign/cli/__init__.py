@@ -16,6 +16,7 @@ import warnings
 
 from brainalign.cli import (
     _caption,
+    _categories,
     _compare,
     _convert,
     _decode,
@@ -35,6 +36,7 @@ _VERBS = {
     "fit": _fit,
     "compare": _compare,
     "decode": _decode,
+    "categories": _categories,
     "caption": _caption,
     "report": _report,
     "demo": _demo,

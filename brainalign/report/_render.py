@@ -11,7 +11,7 @@ from pathlib import Path
 
 from brainalign._utils import atomic_path, get_logger
 from brainalign.exceptions import DataError
-from brainalign.report import _captions, _rsa, _sections, _timeseries
+from brainalign.report import _captions, _categories, _rsa, _sections, _timeseries
 from brainalign.report._contents import read_contents
 
 logger = get_logger(__name__)
@@ -22,6 +22,7 @@ SECTION_BUILDERS = (
     _sections.warnings_section,
     _sections.roi_section,
     _sections.sweep_section,
+    _categories.category_section,
     _rsa.rsa_section,
     _sections.maps_section,
     _captions.captions_section,

@@ -15,6 +15,7 @@ every file of a run directory:
 """
 
 from brainalign.runs._caption import caption_run, read_fit_run, write_top_images
+from brainalign.runs._categories import category_rdm, category_run
 from brainalign.runs._challenge import run_challenge_scores
 from brainalign.runs._common import load_averaged, provenance, recorded_warnings, resolve_roi
 from brainalign.runs._decode import decode_subject, run_decode
@@ -39,6 +40,8 @@ __all__ = [
     "RunSpec",
     "SweepSpec",
     "caption_run",
+    "category_rdm",
+    "category_run",
     "collect_sweep",
     "decode_subject",
     "draw_run_figures",
