@@ -32,6 +32,12 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--pooling", default="auto", help="auto, cls, mean, spatial, flatten, pca:<k>, srp:<k>"
     )
+    parser.add_argument(
+        "--preprocess",
+        default=None,
+        metavar="OVERRIDE",
+        help="override fields of the model's image preprocessing (e.g. unit, crop_pct=1)",
+    )
     parser.add_argument("--tower", default="auto", choices=["auto", "image", "text"])
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
@@ -47,7 +53,9 @@ def run(args) -> int:
     from brainalign.features import ModelSpec, Pooling, get_extractor
 
     spec, pooling = ModelSpec.parse(args.model), Pooling.parse(args.pooling)  # before loading
-    extractor = get_extractor(spec, device=args.device, tower=args.tower, seed=args.seed)
+    extractor = get_extractor(
+        spec, device=args.device, tower=args.tower, seed=args.seed, preprocess=args.preprocess
+    )
     if args.list_layers:
         print("\n".join(extractor.list_layers()))
         return 0

@@ -457,7 +457,10 @@ def _timm_forward(model, inputs):
     embedding = model.forward_head(model.forward_features(inputs["x"]), pre_logits=True)
     head = model.get_classifier()
     if isinstance(head, torch.nn.Module):  # distilled models return a (head, head_dist) pair
-        head(embedding)
+        try:
+            head(embedding)
+        except (RuntimeError, TypeError):  # a head that does not take the pre-logits:
+            pass  # its layers are reported as not run if asked for; the embedding stands
     return embedding
 
 

@@ -327,6 +327,8 @@ class RunSpec(_Options):
         record = self.to_json()
         for name in ("device", "backend", "cache_dir"):  # where, not what
             record.pop(name)
+        if record["preprocess"] is None:  # the model's own: tasks finished before it existed
+            record.pop("preprocess")  # stay finished
         return record
 
     @classmethod

@@ -66,3 +66,15 @@ def test_a_torch_model_with_an_override_gets_that_transform():
 def test_hf_models_keep_their_processor():
     with pytest.raises(ParameterError, match="preprocessor_config.json"):
         get_extractor("hf:/no/such/folder", preprocess="unit")
+
+
+def test_a_run_spec_keeps_the_canonical_override_and_refuses_a_bad_one():
+    from brainalign.runs import RunSpec
+
+    spec = RunSpec(dataset="nsd", root="x", subject=1, model="timm:resnet18@random",
+                   preprocess="std=1,1,1  unit")  # fmt: skip
+    assert spec.preprocess == "mean=0,0,0 std=1,1,1"
+    assert "preprocess" in spec.result_key()
+    assert "preprocess" not in spec.replace(preprocess=None).result_key()  # old tasks stay done
+    with pytest.raises(ParameterError, match="'preprocess'.*interpolation among"):
+        spec.replace(preprocess="interpolation=lanczos9")
