@@ -1,12 +1,13 @@
-"""Screenshots of the fit, compare, decode and EEG reports, taken in headless Chromium.
+"""Screenshots of the fit, compare, decode, EEG and category reports, in headless Chromium.
 
 ``make screenshots`` runs this script: it runs ``brainalign demo`` (NSD sample: fit,
-compare, caption, decode), fits and decodes the THINGS-EEG2 sample, writes the
-reports and saves a full-page PNG of each under ``docs/screenshots/``. Every page is
+compare, caption, decode), fits and decodes the THINGS-EEG2 sample, runs
+``brainalign demo --pretrained`` on the real face/house data when ``--data`` holds it,
+writes the reports and saves a full-page PNG of each under ``docs/screenshots/``. Every page is
 also checked as a reader's browser would see it: no console errors, no request
 leaving the machine.
 
-usage: python docs/screenshots.py [--work DIR] [--out docs/screenshots]
+usage: python docs/screenshots.py [--work DIR] [--out docs/screenshots] [--data DIR]
 """
 
 from __future__ import annotations
@@ -39,12 +40,15 @@ def eeg_steps(work: Path) -> list[list[str]]:
     ]
 
 
-def run_pipelines(work: Path) -> None:
-    """Run the demo and the EEG steps (finished steps are reused where the verbs allow)."""
+def run_pipelines(work: Path, data: Path) -> None:
+    """Run the demos and the EEG steps (finished steps are reused where the verbs allow)."""
     from brainalign.cli import main
 
     if main(["demo", "--out", str(work), "-q"]):
         sys.exit("the demo failed")
+    pretrained = ["demo", "--pretrained", "--data", str(data), "--out", str(work / "pretrained")]
+    if data.is_dir() and main([*pretrained, "-q"]):
+        sys.exit("the pretrained demo failed")
     for argv in eeg_steps(work):
         extra = ["--overwrite"] if argv[0] in ("fit", "decode") else []
         if main([*argv, *extra, "-q"]):
@@ -109,8 +113,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("demo_output"), help="output folder")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"), help="PNG folder")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path("../shared/data/n170_faces_houses"),
+        help="eeg-notebooks' N170 folder for the pretrained demo (skipped when missing)",
+    )
     args = parser.parse_args(argv)
-    run_pipelines(args.work)
+    run_pipelines(args.work, args.data)
     pages = {
         "fit": args.work / "run_fit" / "report.html",
         "compare": args.work / "run_compare" / "report.html",
@@ -118,6 +128,8 @@ def main(argv=None) -> int:
         "eeg_fit": args.work / "run_eeg_fit" / "report.html",
         "eeg_decode": args.work / "run_eeg_decode" / "report.html",
     }
+    if args.data.is_dir():
+        pages["categories"] = args.work / "pretrained" / "run_categories" / "report.html"
     driver = start_browser()
     failed = False
     try:

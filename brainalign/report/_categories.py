@@ -53,7 +53,8 @@ def category_section(contents) -> Section | None:
             caption = "Category RDM similarity by layer, input to output, per model."
             section.items.append(figure(_plots.file_uri(path), caption, "category-profile"))
         elif path.name.startswith("rdm_"):
-            caption = f"RDM of the model's highest layer ({path.stem[4:]}), images in file order."
+            layer = rows["layer"].iloc[0]  # the model's (the baseline comes second)
+            caption = f"RDM of the model's highest layer ({layer}), images in file order."
             section.items.append(figure(_plots.file_uri(path), caption, "category-rdm"))
     if contents.decoding is not None and not contents.decoding.empty:
         eeg = (contents.record.get("data") or {}).get("eeg") or {}
@@ -64,5 +65,10 @@ def category_section(contents) -> Section | None:
             "time). The recording logs each trial's category, not its image, so the model "
             "and the brain meet at the category level."
         )
-        section.items += _timed_items(_labelled(contents.decoding), None)
+        caption = (
+            "Category decoding peak: the time point of the highest AUC among those above "
+            "the family-wise band (95th percentile of the highest AUC over time under "
+            "label shuffles); '–' where no time point is above it."
+        )
+        section.items += _timed_items(_labelled(contents.decoding), None, caption)
     return section

@@ -74,7 +74,7 @@ def _record_n_test(contents) -> int | None:
     return int(n_test) if isinstance(n_test, (int, float)) and n_test >= 4 else None
 
 
-def _timed_items(frame: pd.DataFrame, n_test) -> list:
+def _timed_items(frame: pd.DataFrame, n_test, caption: str | None = None) -> list:
     from brainalign.encoding import decoding_peaks
 
     keys = ["label", "metric"]
@@ -83,7 +83,7 @@ def _timed_items(frame: pd.DataFrame, n_test) -> list:
     columns = [("label", "ROI", 0), ("metric", "metric", 0), ("time", "peak time (s)", 3)]
     columns += _DECODING_VALUES[:2] + [("band", "95 % family-wise band", 3)]
     columns += [("n_above", "windows above the band", 0), _DECODING_VALUES[2]]
-    caption = (
+    caption = caption or (
         "Decoding peaks over time: the time window where the decoding score is highest "
         "among the windows above its 95 % family-wise chance band (the 95th percentile of "
         "the highest score over the windows when the test stimuli are shuffled, from the "
