@@ -48,6 +48,11 @@ def run(args) -> int:
     if args.source is None or args.out is None:
         raise ParameterError("Missing argument(s): SOURCE and --out (or --list).")
     if args.source in INSTALLED_WEIGHTS and args.to is None:
+        if args.module is not None:
+            raise ParameterError(
+                f"Invalid value for '--module': installed weights {args.source!r} know their "
+                "submodule; pass --module only with --to."
+            )
         spec = convert_installed(args.source, args.out)
         needs = INSTALLED_WEIGHTS[args.source].preprocess
         if needs:

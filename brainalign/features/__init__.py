@@ -64,8 +64,8 @@ def get_extractor(
         ``preprocess``. A string or dict: an override of the fields of the image
         preprocessing that the model's pretrained config gives (``"unit"``,
         ``"mean=0.5,0.5,0.5 std=0.5,0.5,0.5"``, ``"crop_pct=1"``; see
-        :class:`Preprocess`). The resolved preprocessing is in the feature cache key
-        and in ``FeatureSet.metadata["preprocess_config"]``.
+        :class:`Preprocess`). The resolved preprocessing is in
+        ``FeatureSet.metadata["preprocess_config"]`` and in the feature cache key.
 
     Returns
     -------

@@ -23,6 +23,11 @@ def _shape(tensor) -> tuple:
     return tuple(int(s) for s in tensor.shape)
 
 
+def _kind(key: str) -> str:
+    """Return the last part of a tensor name (weight, bias, running_mean): swaps show."""
+    return key.rsplit(".", 1)[-1]
+
+
 def map_state_dict_by_order(target_keys_shapes, source_state_dict) -> dict:
     """Pair a module's tensors with a state dict's, by position, checking each shape.
 
@@ -47,11 +52,13 @@ def map_state_dict_by_order(target_keys_shapes, source_state_dict) -> dict:
     target = list(target_keys_shapes)
     source = [(k, _shape(v)) for k, v in source_state_dict.items()]
     for i, ((t_key, t_shape), (s_key, s_shape)) in enumerate(zip(target, source, strict=False)):
-        if t_shape != s_shape:
+        if t_shape != s_shape or _kind(t_key) != _kind(s_key):
+            what = "shape" if t_shape != s_shape else "kind (the key's last part)"
             raise DataError(
                 f"Checkpoint does not match the model by order: tensor {i} is "
                 f"{s_key!r} {s_shape} in the checkpoint but {t_key!r} {t_shape} in the "
-                f"model ({len(source)} checkpoint tensors, {len(target)} model tensors)."
+                f"model (they differ in {what}; {len(source)} checkpoint tensors, "
+                f"{len(target)} model tensors)."
             )
     if len(target) != len(source):
         n = min(len(target), len(source))
@@ -118,8 +125,17 @@ def _unwrap(state_dict) -> dict:
             f"Invalid value for 'state_dict': expected a mapping of tensor names to tensors; "
             f"got {type(state_dict).__name__}."
         )
-    inner = state_dict.get("state_dict")
-    return dict(inner) if hasattr(inner, "items") else dict(state_dict)
+    for wrapper in ("state_dict", "model"):
+        if hasattr(state_dict.get(wrapper), "items"):
+            state_dict = state_dict[wrapper]
+            break
+    odd = [k for k, v in state_dict.items() if not hasattr(v, "shape")]
+    if odd:
+        raise DataError(
+            f"The checkpoint holds entries that are not tensors ({', '.join(map(str, odd[:3]))}); "
+            "pass its state dict."
+        )
+    return dict(state_dict)
 
 
 def read_checkpoint(path) -> dict:

@@ -8,6 +8,7 @@ entry and :func:`load_model` dispatches on ``ModelSpec.family``.
 from __future__ import annotations
 
 import fnmatch
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +100,7 @@ def load_model(
     """
     spec = ModelSpec.parse(spec)
     check_tower(tower)
-    _check_preprocess(spec, preprocess)
+    _check_preprocess(spec, preprocess, tower)
     check_names(spec)
     bundle = _LOADERS[spec.family](spec, tower=tower, seed=seed, preprocess=preprocess)
     bundle.model.eval()
@@ -140,12 +141,17 @@ def check_tower(tower: str) -> None:
         )
 
 
-def _check_preprocess(spec: ModelSpec, preprocess) -> None:
+def _check_preprocess(spec: ModelSpec, preprocess, tower: str = "auto") -> None:
     """Validate a preprocessing argument before any model is built."""
     from brainalign.features._preprocess import check_override
 
     if preprocess is None:
         return
+    if spec.family == "hf":
+        raise ParameterError(
+            "Invalid value for 'preprocess': hf models take their preprocessing from the "
+            "image processor in their folder (preprocessor_config.json); edit it there."
+        )
     if callable(preprocess):
         if spec.family != "torch":
             raise ParameterError(
@@ -154,10 +160,10 @@ def _check_preprocess(spec: ModelSpec, preprocess) -> None:
                 "'mean=0.5,0.5,0.5 std=0.5,0.5,0.5' or 'unit'."
             )
         return
-    if spec.family == "hf":
+    if tower == "text":
         raise ParameterError(
-            "Invalid value for 'preprocess': hf models take their preprocessing from the "
-            "image processor in their folder (preprocessor_config.json); edit it there."
+            "Invalid value for 'preprocess': an image preprocessing override does not apply "
+            "to a text tower; leave it out."
         )
     check_override(preprocess)
 
@@ -168,10 +174,19 @@ def _image_preprocessing(base, transform, override):
     ``base`` is the model's own :class:`Preprocess` and ``transform`` its library's
     transform, used as is unless ``override`` replaces some fields.
     """
-    if override is not None:
-        base = base.override(override)
-        transform = base.transform()
-    return _per_image(transform), repr(transform), base.to_json()
+    if base is None:  # a transform that is not resize / crop / normalise (segmentation)
+        if override is not None:
+            raise ParameterError(
+                "Invalid value for 'preprocess': this model's transform is not a "
+                f"classification preset ({type(transform).__name__}); it cannot be overridden."
+            )
+        return _per_image(transform), repr(transform), None
+    if override is None:
+        return _per_image(transform), repr(transform), base.to_json()
+    base = base.override(override)
+    transform = base.transform()
+    exact = {k: v for k, v in base.to_json().items() if k != "source"}  # repr rounds floats
+    return _per_image(transform), f"{transform!r}|{json.dumps(exact)}", base.to_json()
 
 
 def _seeded(seed: int):
@@ -454,13 +469,21 @@ def _timm_forward(model, inputs):
     """Pre-logits embedding of a timm model; its classifier runs too, so it can be hooked."""
     import torch
 
-    embedding = model.forward_head(model.forward_features(inputs["x"]), pre_logits=True)
+    features = model.forward_features(inputs["x"])
     head = model.get_classifier()
-    if isinstance(head, torch.nn.Module):  # distilled models return a (head, head_dist) pair
+    if not isinstance(head, torch.nn.Module):  # distilled models: a (head, head_dist) pair
+        return model.forward_head(features, pre_logits=True)
+    ran = []
+    handle = head.register_forward_hook(lambda *_: ran.append(True))
+    try:
+        embedding = model.forward_head(features, pre_logits=True)
+    finally:
+        handle.remove()
+    if not ran:  # the classifier proper, run once more so that it can be hooked
         try:
             head(embedding)
-        except (RuntimeError, TypeError):  # a head that does not take the pre-logits:
-            pass  # its layers are reported as not run if asked for; the embedding stands
+        except Exception:  # noqa: BLE001 - a head that does not take the pre-logits: its
+            pass  # layers are then reported as not run if asked for; the embedding stands
     return embedding
 
 

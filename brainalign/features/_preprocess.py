@@ -3,7 +3,8 @@
 Each image model's preprocessing is resolved from its pretrained config (timm's
 ``resolve_data_config``, torchvision weights' ``transforms()``, open_clip's
 ``preprocess_cfg``) into one JSON-ready record (:class:`Preprocess`) that goes into
-the feature cache key and ``run.json``. An override (``preprocess="unit"``,
+``run.json`` and, with an override, the feature cache key (the transform's text,
+which also enters the key, rounds its numbers). An override (``preprocess="unit"``,
 ``"mean=0.5,0.5,0.5 std=0.5,0.5,0.5"``, ``"crop_pct=1"``) replaces only the fields it
 names; the rest stay the model's.
 
@@ -107,7 +108,7 @@ class Preprocess:
         Returns
         -------
         Preprocess
-            ``source`` says ``"override of <source>"``.
+            ``source`` says ``"override (<the fields set>)"``.
         """
         if text is None:
             return self
@@ -205,9 +206,15 @@ def format_override(changes: dict) -> str:
     for name in _FIELDS:
         if name in changes:
             value = changes[name]
-            text = ",".join(f"{v:g}" for v in value) if name in ("mean", "std") else value
+            text = ",".join(map(_number, value)) if name in ("mean", "std") else value
             parts.append(f"{name}={text}")
     return " ".join(parts)
+
+
+def _number(value) -> str:
+    """Return the shortest exact text of a float (``0``, ``0.48145466``)."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def check_override(text) -> str | None:
@@ -233,8 +240,13 @@ def from_timm(config: dict, source: str) -> Preprocess:
     )
 
 
-def from_torchvision(transform, source: str) -> Preprocess:
-    """Return a torchvision ``ImageClassification`` preset as a :class:`Preprocess`."""
+def from_torchvision(transform, source: str) -> Preprocess | None:
+    """Return a torchvision ``ImageClassification`` preset as a :class:`Preprocess`.
+
+    None for other presets (segmentation, detection), which have no centre crop.
+    """
+    if not all(hasattr(transform, a) for a in ("crop_size", "resize_size", "mean", "std")):
+        return None
     crop = int(transform.crop_size[0])
     resize = int(transform.resize_size[0])
     return Preprocess(

@@ -20,7 +20,9 @@ def category_section(contents) -> Section | None:
         return None
     from brainalign.report._timeseries import _labelled, _timed_items
 
-    rsa = contents.rsa
+    rsa = contents.rsa.dropna(subset=["value"])  # a constant RDM has no tau_a
+    if rsa.empty:
+        return None
     n_images = (contents.record.get("data") or {}).get("n_images")
     section = Section(
         "categories",

@@ -45,11 +45,18 @@ def category_rdm(stimulus_ids):
     from brainalign.compare import RDM
 
     ids = np.asarray(stimulus_ids).astype(str)
-    category = np.array([i.split("/")[0] for i in ids])
-    if len(set(category)) < 2:
+    flat = [i for i in ids if "/" not in i]
+    if flat:
         raise DataError(
-            f"Category RSA needs images in at least 2 sub-folders (categories); got "
-            f"{sorted(set(category))}."
+            f"Category RSA needs the images in sub-folders named by category; "
+            f"{len(flat)} are not (e.g. {flat[0]!r})."
+        )
+    category = np.array([i.split("/")[0] for i in ids])
+    names, counts = np.unique(category, return_counts=True)
+    if names.size < 2 or counts.min() < 2:
+        raise DataError(
+            f"Category RSA needs at least 2 sub-folders (categories) of at least 2 images; "
+            f"got {dict(zip(names.tolist(), counts.tolist(), strict=True))}."
         )
     different = category[:, None] != category[None, :]
     return RDM(different[np.triu_indices(ids.size, 1)].astype(float), ids, "category")
@@ -188,7 +195,8 @@ def category_run(
     out : str or Path
         Run directory.
     baseline : bool
-        Also score the same architecture with random weights (``@random``).
+        Also score the same architecture with random weights (``@random``, with the
+        same preprocessing); not for ``torch:`` models or a model that is random.
     eeg : dict, optional
         ``load_dataset`` arguments of single-trial sensor data whose stimulus ids are
         the categories (``{"dataset": "muse", "root": ..., "subject": 1,
@@ -212,10 +220,14 @@ def category_run(
         ``rsa`` and ``decoding`` tables (``decoding`` None without ``eeg``) and the
         ``paths`` written.
     """
+    from brainalign._utils import check_positive_int
     from brainalign.compare import compute_rdm, plot_rdm
-    from brainalign.features import ModelSpec, get_extractor
+    from brainalign.features import ModelSpec, Preprocess, get_extractor
 
     layers = list(layers)
+    n_bootstraps = check_positive_int("n_bootstraps", n_bootstraps)
+    n_permutations = check_positive_int("n_permutations", n_permutations)
+    preprocess = Preprocess.check_override(preprocess)
     parameters = {
         "images": str(Path(images).resolve()),
         "model": model,
@@ -232,13 +244,15 @@ def category_run(
     run.prepare("categories", parameters, overwrite=overwrite)
     run.path.mkdir(parents=True, exist_ok=True)
     clock, began = time.perf_counter(), now()
-    specs = [model] + ([ModelSpec.parse(model).with_weights("random").text] if baseline else [])
+    parsed = ModelSpec.parse(model)
+    random = parsed.with_weights("random").text
+    # a torch: factory takes its own argument, not a weights tag; a random model is its baseline
+    has_baseline = baseline and parsed.family != "torch" and random != parsed.text
+    specs = [model] + ([random] if has_baseline else [])
     tables, records, paths = [], {}, {}
     with recorded_warnings() as caught:
         for spec in specs:
-            extractor = get_extractor(
-                spec, device=device, seed=seed, preprocess=None if spec != model else preprocess
-            )
+            extractor = get_extractor(spec, device=device, seed=seed, preprocess=preprocess)
             feats = extractor.extract(
                 str(images), layers=layers, cache_dir=run.features, progress=progress, seed=seed
             )

@@ -78,3 +78,10 @@ def test_a_run_spec_keeps_the_canonical_override_and_refuses_a_bad_one():
     assert "preprocess" not in spec.replace(preprocess=None).result_key()  # old tasks stay done
     with pytest.raises(ParameterError, match="'preprocess'.*interpolation among"):
         spec.replace(preprocess="interpolation=lanczos9")
+
+
+def test_a_segmentation_preset_has_no_record_and_no_override():
+    import torchvision
+
+    preset = torchvision.models.segmentation.FCN_ResNet50_Weights.DEFAULT.transforms()
+    assert from_torchvision(preset, "torchvision") is None

@@ -283,3 +283,34 @@ def test_resmem_resnet152_needs_its_unit_preprocessing(tmp_path, photos):
     assert sum(_top5_hits(spec, photos).values()) == 0  # the ImageNet default
     layers = ["layer1", "layer2", "layer3", "layer4", "fc"]
     assert np.diff(_depth_profile(spec, layers, preprocess=own)).min() > -0.02
+
+
+def test_load_by_order_refuses_tensors_of_another_kind_and_non_tensors():
+    import timm
+    import torch
+
+    state = torch.load(INSTALLED_WEIGHTS["efficientnet_lite0"].path(), weights_only=True)
+    keys = list(state)
+    i = keys.index("_bn0.running_mean")
+    keys[i - 1], keys[i] = keys[i], keys[i - 1]  # bias and running_mean: both (32,)
+    swapped = {k: state[k] for k in keys}
+    model = timm.create_model("tf_efficientnet_lite0")
+    with pytest.raises(DataError, match=r"tensor 2 is '_bn0\.running_mean'.*differ in kind"):
+        load_state_dict_by_order(model, swapped)
+    with pytest.raises(DataError, match="not tensors \\(epoch\\)"):
+        load_state_dict_by_order(model, {**state, "epoch": 3})
+    assert load_state_dict_by_order(model, {"model": state})["conv_stem.weight"]
+
+
+def test_overrides_keep_their_exact_numbers_in_the_spec_and_the_cache_key(lite0, photos, tmp_path):
+    from brainalign.features import Preprocess
+
+    assert Preprocess.check_override("clip").startswith("mean=0.48145466,0.4578275,")
+    image = list(photos.values())[:1]
+    keys = {
+        get_extractor(lite0, preprocess=p)
+        .extract(image, layers=["conv_stem"], cache_dir=tmp_path)["conv_stem"]
+        .metadata["key"]
+        for p in ("mean=0.5,0.5,0.5", "mean=0.50001,0.5,0.5")
+    }
+    assert len(keys) == 2  # the transform's text alone rounds both to 0.5000

@@ -59,8 +59,8 @@ def test_the_record_and_report_say_what_ran(demo):
 
 
 def test_a_category_rdm_needs_two_categories():
-    rdm = category_rdm(["a/1", "a/2", "b/1"])
-    np.testing.assert_array_equal(rdm.dissimilarities, [0, 1, 1])
+    rdm = category_rdm(["a/1", "a/2", "b/1", "b/2"])
+    np.testing.assert_array_equal(rdm.dissimilarities, [0, 1, 1, 1, 1, 0])
     with pytest.raises(DataError, match="at least 2 sub-folders"):
         category_rdm(["a/1", "a/2"])
 
@@ -72,3 +72,10 @@ def test_bad_demo_data_and_event_maps_get_one_line(tmp_path, capsys):
     argv += ["--layers", "layer1", "--out", str(tmp_path / "o"), "--eeg", "muse:x"]
     assert main([*argv, "--event-map", "house=1"]) == 2
     assert "--event-map" in capsys.readouterr().err
+
+
+def test_a_flat_or_thin_folder_is_refused():
+    with pytest.raises(DataError, match="sub-folders named by category; 1 are not"):
+        category_rdm(["a/1", "a/2", "b/1", "b/2", "c"])
+    with pytest.raises(DataError, match=r"at least 2 images; got \{'a': 2, 'b': 1\}"):
+        category_rdm(["a/1", "a/2", "b/1"])
