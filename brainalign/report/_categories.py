@@ -5,7 +5,7 @@ from __future__ import annotations
 from brainalign.report import _plots
 from brainalign.report._items import Section, figure, table
 
-#: Figures the category section shows itself (``brainalign categories``).
+#: The profile figure of a ``categories`` run (its section shows every figure of the run).
 PROFILE_FIGURE = "category_structure_by_layer.png"
 
 
@@ -16,7 +16,7 @@ def is_category_run(contents) -> bool:
 
 def category_section(contents) -> Section | None:
     """Show every layer's category RDM similarity, the layer RDM and the decoding curve."""
-    if not is_category_run(contents) or contents.rsa is None or contents.rsa.empty:
+    if contents.rsa is None or contents.rsa.empty:
         return None
     from brainalign.report._timeseries import _labelled, _timed_items
 
@@ -46,10 +46,9 @@ def category_section(contents) -> Section | None:
     section.items.append(table(rows, columns, "category-best", "Highest layer per model"))
     by_layer = rsa.pivot_table(index="layer", columns="model", values="value", sort=False)
     by_layer = by_layer.reset_index().rename_axis(columns=None)
-    layer_columns = [("layer", "layer", 0)] + [(m, _plots.short_model(m), 3) for m in by_layer]
-    section.items.append(
-        table(by_layer, layer_columns[:1] + layer_columns[2:], "category-layers", "tau_a by layer")
-    )
+    models = [m for m in by_layer.columns if m != "layer"]
+    layer_columns = [("layer", "layer", 0)] + [(m, _plots.short_model(m), 3) for m in models]
+    section.items.append(table(by_layer, layer_columns, "category-layers", "tau_a by layer"))
     for path in contents.other_figures:
         if path.name == PROFILE_FIGURE:
             caption = "Category RDM similarity by layer, input to output, per model."

@@ -22,7 +22,6 @@ SECTION_BUILDERS = (
     _sections.warnings_section,
     _sections.roi_section,
     _sections.sweep_section,
-    _categories.category_section,
     _rsa.rsa_section,
     _sections.maps_section,
     _captions.captions_section,
@@ -31,6 +30,12 @@ SECTION_BUILDERS = (
     _rsa.retrieved_captions_section,
     _timeseries.eeg_section,
     _sections.figures_section,
+)
+#: The sections of a ``categories`` run: its tables and figures are its own section's.
+CATEGORY_SECTION_BUILDERS = (
+    _sections.provenance_section,
+    _sections.warnings_section,
+    _categories.category_section,
 )
 _TEMPLATES = "templates"
 
@@ -85,7 +90,10 @@ def render_report(run_dir, link_base: str = ".") -> str:
 
     contents = read_contents(run_dir)
     contents.link_base = link_base
-    sections = [s for s in (build(contents) for build in SECTION_BUILDERS) if s is not None]
+    builders = (
+        CATEGORY_SECTION_BUILDERS if _categories.is_category_run(contents) else SECTION_BUILDERS
+    )
+    sections = [s for s in (build(contents) for build in builders) if s is not None]
     if not sections:
         raise DataError(
             f"Nothing to report in {contents.path}: expected run.json, roi_scores.parquet, "

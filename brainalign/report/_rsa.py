@@ -14,10 +14,8 @@ N_RETRIEVED = 20
 
 def rsa_section(contents) -> Section | None:
     """Show which layer's RDM matches each ROI's RDM best, beside the noise ceiling."""
-    from brainalign.report._categories import is_category_run
-
     rsa = contents.rsa
-    if rsa is None or rsa.empty or is_category_run(contents):  # shown by category_section
+    if rsa is None or rsa.empty:
         return None
     rsa = rsa.assign(model=rsa["model"].astype(str).map(_plots.short_model))
     rsa = rsa.dropna(subset=["value"])  # a constant RDM (e.g. a dead layer) has no value

@@ -290,10 +290,6 @@ def maps_section(contents) -> Section | None:
 
 def figures_section(contents) -> Section | None:
     """Show the other figures (``figures/*.png``: not statistic maps, not sweep figures)."""
-    from brainalign.report._categories import is_category_run
-
-    if is_category_run(contents):  # its figures are in the category section
-        return None
     shown = [p for p in contents.other_figures if p.name not in SWEEP_FIGURES]
     if not shown:
         return None

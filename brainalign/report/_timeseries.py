@@ -105,9 +105,7 @@ def _timed_items(frame: pd.DataFrame, n_test, caption: str | None = None) -> lis
 
 def decoding_section(contents) -> Section | None:
     """Show decoding scores per ROI and metric beside chance; over time when timed."""
-    from brainalign.report._categories import is_category_run
-
-    if contents.decoding is None or contents.decoding.empty or is_category_run(contents):
+    if contents.decoding is None or contents.decoding.empty:
         return None
     frame = _labelled(contents.decoding)
     timed = frame["time"].notna() if "time" in frame.columns else pd.Series(False, frame.index)

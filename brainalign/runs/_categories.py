@@ -24,7 +24,7 @@ import pandas as pd
 
 from brainalign.exceptions import DataError
 from brainalign.runs._common import features_record, messages, now, recorded_warnings, versions
-from brainalign.runs._rundir import RunDir
+from brainalign.runs._rundir import RunDir, clean
 
 #: The ROI name of the category comparison in ``rsa.parquet``.
 CATEGORY_ROI = "category RDM"
@@ -233,7 +233,7 @@ def category_run(
         "model": model,
         "layers": layers,
         "baseline": bool(baseline),
-        "eeg": None if eeg is None else {k: _jsonable(v) for k, v in eeg.items()},
+        "eeg": eeg,  # (run.json and the resume check write it as JSON)
         "n_bootstraps": int(n_bootstraps),
         "n_permutations": int(n_permutations),
         "preprocess": preprocess,
@@ -261,7 +261,7 @@ def category_run(
             if spec == model:
                 best = tables[0].loc[tables[0]["value"].idxmax(), "layer"]
                 rdm = compute_rdm(feats[best].features, feats[best].stimulus_ids)
-                paths["rdm"] = run.figure(f"rdm_{_safe(best)}.png")
+                paths["rdm"] = run.figure(f"rdm_{clean(best)}.png")
                 paths["rdm"].parent.mkdir(parents=True, exist_ok=True)
                 plot_rdm(rdm, title=f"RDM of {best} (correlation distance)", path=paths["rdm"])
         rsa = pd.concat(tables, ignore_index=True)
@@ -291,17 +291,3 @@ def category_run(
         }
     )
     return {"rsa": rsa, "decoding": decoding, "paths": paths}
-
-
-def _safe(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
