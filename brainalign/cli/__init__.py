@@ -15,6 +15,7 @@ import sys
 import warnings
 
 from brainalign.cli import (
+    _align,
     _caption,
     _categories,
     _compare,
@@ -37,6 +38,7 @@ _VERBS = {
     "compare": _compare,
     "decode": _decode,
     "categories": _categories,
+    "align": _align,
     "caption": _caption,
     "report": _report,
     "demo": _demo,

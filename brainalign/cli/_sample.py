@@ -13,40 +13,51 @@ each vertex one cortex voxel, so the planted truth is the same on the surface.
 The Algonauts 2023 sample has the challenge layout (subjAA/training_split,
 test_split, roi_masks), prepared from an NSD sample of the same seed as the challenge
 was prepared from NSD; its test split is the shared images.
+The nsd-alignment sample is the NSD sample for shared-space methods (4 subjects,
+3 sessions, 300 shared images): each subject mixes a planted shared latent with its
+own weights, has about 6% fewer nsdgeneral voxels than the grid holds, and the latent
+is written to DIR/shared_latent.npz; its size is fixed (no --sessions, --subjects).
 A folder that already holds the same complete sample is reused.
 
 example:
   brainalign sample nsd --out sample_nsd --seed 0
+  brainalign sample nsd-alignment --out sample_alignment --seed 0
   brainalign sample things-eeg2 --out sample_eeg --seed 0
   brainalign sample algonauts2023 --out sample_algonauts --seed 0
 """
 
 from __future__ import annotations
 
+_NAMES = ["nsd", "nsd-alignment", "things-eeg2", "algonauts2023"]
+#: Defaults of --sessions and --subjects (nsd-alignment has its own, fixed).
+_SESSIONS, _SUBJECTS = 4, 2
+
 
 def add_arguments(parser) -> None:
     """Add this verb's arguments."""
-    parser.add_argument(
-        "name", choices=["nsd", "things-eeg2", "algonauts2023"], help="which sample to write"
-    )
+    parser.add_argument("name", choices=_NAMES, help="which sample to write")
     parser.add_argument("--out", required=True, metavar="DIR", help="destination folder")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument(
         "--sessions",
         type=int,
-        default=4,
-        help="NSD: sessions per subject, 750 trials each (default: 4)",
+        help=f"NSD: sessions per subject, 750 trials each (default: {_SESSIONS})",
     )
-    parser.add_argument("--subjects", type=int, default=2, help="number of subjects (default: 2)")
+    parser.add_argument("--subjects", type=int, help=f"number of subjects (default: {_SUBJECTS})")
 
 
 def run(args) -> int:
     """Write the sample and print its path."""
+    if args.name == "nsd-alignment":
+        print(_write_alignment(args))
+        return 0
+    sessions = _SESSIONS if args.sessions is None else args.sessions
+    subjects = _SUBJECTS if args.subjects is None else args.subjects
     if args.name == "things-eeg2":
         from brainalign.data.sample import write_things_eeg2_sample
 
         out = write_things_eeg2_sample(
-            args.out, seed=args.seed, progress=not args.quiet, n_subjects=args.subjects
+            args.out, seed=args.seed, progress=not args.quiet, n_subjects=subjects
         )
     elif args.name == "algonauts2023":
         from brainalign.data.sample import write_algonauts2023_sample
@@ -55,8 +66,8 @@ def run(args) -> int:
             args.out,
             seed=args.seed,
             progress=not args.quiet,
-            n_sessions=args.sessions,
-            n_subjects=args.subjects,
+            n_sessions=sessions,
+            n_subjects=subjects,
         )
     else:
         from brainalign.data.sample import write_nsd_sample
@@ -65,8 +76,22 @@ def run(args) -> int:
             args.out,
             seed=args.seed,
             progress=not args.quiet,
-            n_sessions=args.sessions,
-            n_subjects=args.subjects,
+            n_sessions=sessions,
+            n_subjects=subjects,
         )
     print(out)
     return 0
+
+
+def _write_alignment(args):
+    """Write the nsd-alignment sample (its size is fixed by ``ALIGNMENT_SAMPLE``)."""
+    from brainalign.data.sample import ALIGNMENT_SAMPLE, write_nsd_sample
+    from brainalign.exceptions import ParameterError
+
+    given = [f"--{n}" for n in ("sessions", "subjects") if getattr(args, n) is not None]
+    if given:
+        raise ParameterError(
+            f"The nsd-alignment sample has a fixed size ({ALIGNMENT_SAMPLE['n_subjects']} "
+            f"subjects, {ALIGNMENT_SAMPLE['n_sessions']} sessions); drop {' and '.join(given)}."
+        )
+    return write_nsd_sample(args.out, seed=args.seed, progress=not args.quiet, **ALIGNMENT_SAMPLE)

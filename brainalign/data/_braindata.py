@@ -305,6 +305,21 @@ class BrainData:
             )
         return self._take(rows=np.flatnonzero(np.isin(self.stimulus_ids, ids)))
 
+    def with_test_ids(self, ids) -> BrainData:
+        """Return the same data with another canonical test set (used by :meth:`split`).
+
+        Parameters
+        ----------
+        ids : array-like
+            Held-out stimulus ids (those absent from the data are ignored).
+
+        Returns
+        -------
+        BrainData
+            A copy whose ``test_ids`` are ``ids``.
+        """
+        return self._take(test_ids=np.asarray(ids))
+
     def split(self, test_ids=None) -> tuple[BrainData, BrainData]:
         """Split rows into a training and a test set by stimulus id.
 

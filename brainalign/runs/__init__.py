@@ -14,6 +14,7 @@ every file of a run directory:
 * :func:`fit_subject`, :func:`run_sweep`, :func:`decode_subject`, :func:`caption_run`.
 """
 
+from brainalign.runs._align import align_subjects, run_align
 from brainalign.runs._caption import caption_run, read_fit_run, write_top_images
 from brainalign.runs._categories import category_rdm, category_run
 from brainalign.runs._challenge import run_challenge_scores
@@ -29,16 +30,18 @@ from brainalign.runs._fit import (
     run_fit,
 )
 from brainalign.runs._rundir import MAP_STATS, RunDir, RunRecord
-from brainalign.runs._spec import DecodeSpec, RunSpec, SweepSpec
+from brainalign.runs._spec import AlignSpec, DecodeSpec, RunSpec, SweepSpec
 from brainalign.runs._sweep import collect_sweep, run_sweep, sweep
 
 __all__ = [
     "MAP_STATS",
+    "AlignSpec",
     "DecodeSpec",
     "RunDir",
     "RunRecord",
     "RunSpec",
     "SweepSpec",
+    "align_subjects",
     "caption_run",
     "category_rdm",
     "category_run",
@@ -55,6 +58,7 @@ __all__ = [
     "read_weights",
     "recorded_warnings",
     "resolve_roi",
+    "run_align",
     "run_challenge_scores",
     "run_decode",
     "run_fit",

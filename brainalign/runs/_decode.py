@@ -144,8 +144,14 @@ def run_decode(spec: DecodeSpec, out, progress: bool = True, overwrite: bool = F
     rois = [r for r in [*(spec.rois or []), spec.roi] if isinstance(r, str) and r != "auto"]
     models = {spec.model: [spec.layer]} if spec.target == "image" else None
     check_plan(spec.dataset, spec.root, [spec.subject], rois or None, models)
+    if spec.shared_space is not None:
+        from brainalign.runs._align import open_align_run
+
+        open_align_run(spec)  # a bad align run fails before the run directory is made
     run.prepare("decode", spec.to_json(), overwrite=overwrite)
     cache = spec.cache_dir or run.features
+    if spec.shared_space is not None:
+        return _decode_shared(spec, run, cache, progress)
     with recorded_warnings() as caught:
         space = _TargetSpace(spec)  # fails before reading
         data = load_dataset(
@@ -174,6 +180,25 @@ def run_decode(spec: DecodeSpec, out, progress: bool = True, overwrite: bool = F
         table.insert(0, name, value)
     table.insert(0, "subject", spec.subject)
     paths = _write(run, table, captions, result, feats, spec, caught, data)
+    shown = None if captions is None else captions["table"]
+    return {"decoding": table, "captions": shown, "paths": paths}
+
+
+def _decode_shared(spec: DecodeSpec, run: RunDir, cache, progress: bool) -> dict:
+    """Decode through an align run's shared space (a decoder of the other subjects)."""
+    from brainalign.runs._align import cross_subject_decode
+
+    with recorded_warnings() as caught:
+        space = _TargetSpace(spec)  # fails before reading
+        out = cross_subject_decode(spec, run, progress)
+        captions = space.retrieve(out["data"], out["result"], spec.n_captions, cache, spec.pooling)
+    table = out["result"]["scores"]
+    if captions is not None:
+        table = pd.concat([table, captions["metrics"]], ignore_index=True)
+    for name, value in (("target", spec.target), ("layer", spec.layer), ("model", out["model"])):
+        table.insert(0, name, value)
+    table.insert(0, "subject", spec.subject)
+    paths = _write(run, table, captions, out["result"], out["features"], spec, caught, out["data"])
     shown = None if captions is None else captions["table"]
     return {"decoding": table, "captions": shown, "paths": paths}
 

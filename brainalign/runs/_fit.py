@@ -151,11 +151,21 @@ def run_fit(
     run = RunDir(out)
     run.check_output()
     check_plan(spec.dataset, spec.root, [spec.subject], spec.roi, {spec.model: [spec.layer]})
+    if spec.shared_space is not None:
+        from brainalign.runs._align import open_align_run
+
+        open_align_run(spec)  # a bad align run fails before the run directory is made
     run.prepare("fit", spec.to_json(), overwrite=overwrite)
     clock = time.perf_counter()
+    estimator, record = None, None
     with recorded_warnings() as caught:  # shown when loading ends (or fails)
-        data = load_averaged(spec.dataset, spec.root, spec.subject, spec.roi, progress)
-        model, features = extract_layers(spec, data, spec.cache_dir or run.features, progress)
+        if spec.shared_space is not None:  # encoder of other subjects, through the space
+            from brainalign.runs._align import cross_subject_fit
+
+            data, model, features, estimator, record = cross_subject_fit(spec, run, progress)
+        else:
+            data = load_averaged(spec.dataset, spec.root, spec.subject, spec.roi, progress)
+            model, features = extract_layers(spec, data, spec.cache_dir or run.features, progress)
     return fit_one(
         spec,
         data,
@@ -163,13 +173,43 @@ def run_fit(
         run,
         model=model,
         notes=messages(caught),
+        record=record,
         figures=figures,
         started=clock,
+        estimator=estimator,
     )
 
 
 def extract_layers(spec: RunSpec, data, cache_dir, progress: bool = False):
     """Extract the layers of a spec over a subject's stimuli (reductions fitted on training).
+
+    Returns
+    -------
+    tuple of (str, dict of str -> FeatureSet)
+        The resolved model spec and one feature set per layer.
+    """
+    # reductions see training images only
+    fit_ids = data.split()[0].stimulus_ids
+    return extract_ids(spec, data.stimuli, data.stimulus_ids, fit_ids, cache_dir, progress)
+
+
+def extract_ids(spec, stimuli, ids, fit_ids, cache_dir, progress: bool = False):
+    """Extract the layers of a spec (model, pooling, seed ...) over stimuli by id.
+
+    Parameters
+    ----------
+    spec : RunSpec or AlignSpec
+        Its ``model, device, seed, preprocess, layers, pooling``.
+    stimuli : object
+        Stimulus store holding every id.
+    ids : array-like
+        Stimuli to extract.
+    fit_ids : array-like
+        Stimuli that fit reductions (``pca``/``srp``): never held-out ones.
+    cache_dir : str or Path
+        Feature cache.
+    progress : bool
+        Progress bars.
 
     Returns
     -------
@@ -182,12 +222,12 @@ def extract_layers(spec: RunSpec, data, cache_dir, progress: bool = False):
         spec.model, device=spec.device, seed=spec.seed, preprocess=spec.preprocess
     )
     feats = extractor.extract(
-        data.stimuli,
-        ids=data.stimulus_ids,
+        stimuli,
+        ids=ids,
         layers=list(dict.fromkeys(spec.layers)),
         pooling=spec.pooling,
         cache_dir=cache_dir,
-        fit_ids=data.split()[0].stimulus_ids,  # reductions see training images only
+        fit_ids=fit_ids,
         progress=progress,
         seed=spec.seed,
     )
@@ -207,6 +247,7 @@ def fit_one(
     show_warnings: bool = True,
     started: float | None = None,
     before_record=None,
+    estimator=None,
 ) -> dict:
     """Fit one spec on loaded data and features, and write its run directory.
 
@@ -238,6 +279,11 @@ def fit_one(
     before_record : callable, optional
         ``before_record(test, features, train)`` runs after the fit's files are written and
         before ``run.json`` (a sweep task's RDMs), so it is part of the finished run.
+    estimator : fitted estimator, optional
+        Predicts the subject's targets from the features without being fitted on the
+        subject's training stimuli (a cross-subject encoder,
+        :class:`~brainalign.alignment.SharedSpaceEncoder`); its runs have no inner
+        cross-validated R².
 
     Returns
     -------
@@ -253,7 +299,7 @@ def fit_one(
     caught = []
     try:
         with recorded_warnings(show=False) as caught:
-            result = _fit_and_write(spec, data, features, run, model, figures)
+            result = _fit_and_write(spec, data, features, run, model, figures, estimator)
             train = result.pop("train")
             if before_record is not None:
                 before_record(result["test"], result["features"], train)
@@ -280,12 +326,15 @@ def fit_one(
     return result
 
 
-def _fit_and_write(spec, data, features, run: RunDir, model: str, figures: bool) -> dict:
+def _fit_and_write(spec, data, features, run: RunDir, model, figures, estimator=None) -> dict:
     from brainalign.encoding import inner_cv_r2, roi_table, score_table
 
     train, test = data.split()
     est, fs = _estimator(spec, features)
-    est.fit(fs.align(train.stimulus_ids), train.responses)
+    if estimator is None:
+        est.fit(fs.align(train.stimulus_ids), train.responses)
+    else:
+        est = estimator
     pred = est.predict(fs.align(test.stimulus_ids))
     cv_r2 = inner_cv_r2(est, train.responses)
     scores = score_table(test, pred, est.best_alphas_, spec.n_permutations, spec.seed, cv_r2)

@@ -420,6 +420,11 @@ class RunDir:
         return self.path / "banks"
 
     @property
+    def shared_space(self) -> Path:
+        """The shared space of an alignment run (:class:`brainalign.alignment.SharedSpace`)."""
+        return self.path / "shared_space.npz"
+
+    @property
     def decoded_embeddings(self) -> Path:
         """Decoded test embeddings of a decode run."""
         return self.path / "decoded_embeddings.npz"

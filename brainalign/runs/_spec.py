@@ -295,6 +295,10 @@ class RunSpec(_Options):
         Seed of random weights, reductions and permutations.
     cache_dir : str, optional
         Feature cache (default: the run's ``features/``).
+    shared_space : str, optional
+        An ``align`` run directory: the encoder (decoder) is fitted on its other
+        subjects in their shared space and reaches this subject through its map;
+        scored on the run's held-out stimuli.
     """
 
     dataset: str = None
@@ -303,6 +307,7 @@ class RunSpec(_Options):
     model: str = None
     layer: str = "embedding"
     roi: object = "auto"
+    shared_space: str | None = None
 
     def __post_init__(self):
         self._set("dataset", _as_text("dataset", self.dataset))
@@ -315,6 +320,9 @@ class RunSpec(_Options):
         as_list("layer", layer.split("+"))  # no empty part in "a+b"
         self._set("layer", layer)
         self._set("roi", _roi(self.roi))
+        if self.shared_space is not None:
+            path = Path(_as_text("shared_space", self.shared_space)).resolve()
+            self._set("shared_space", str(path))
         self._check_options()
 
     @property
@@ -327,8 +335,9 @@ class RunSpec(_Options):
         record = self.to_json()
         for name in ("device", "backend", "cache_dir"):  # where, not what
             record.pop(name)
-        if record["preprocess"] is None:  # the model's own: tasks finished before it existed
-            record.pop("preprocess")  # stay finished
+        for name in ("preprocess", "shared_space"):  # None: tasks finished before they
+            if record[name] is None:  # existed stay finished
+                record.pop(name)
         return record
 
     @classmethod
@@ -357,6 +366,13 @@ class RunSpec(_Options):
             help="comma-separated ROI (fMRI) or channel (EEG) names to fit (default: auto = "
             "nsdgeneral for fMRI volumes, every target otherwise)",
         )
+        parser.add_argument(
+            "--shared-space",
+            default=None,
+            metavar="RUN",
+            help="an align run: fit on its other subjects in their shared space, predict this "
+            "subject through its map (scored on the run's held-out stimuli)",
+        )
         cls.add_model_arguments(parser, permutations)
 
     @classmethod
@@ -382,6 +398,7 @@ class RunSpec(_Options):
             model=args.model,
             layer=args.layer,
             roi=args.roi,
+            shared_space=getattr(args, "shared_space", None),
             **cls._option_values(args),
             **extra,
         )
@@ -441,6 +458,139 @@ class DecodeSpec(RunSpec):
         """Build the spec from a parsed command line."""
         return super().from_args(
             args, target=args.target, rois=args.rois, n_captions=args.captions, **extra
+        )
+
+
+#: Ways to fit a shared space (as :data:`brainalign.alignment.METHODS`).
+ALIGN_METHODS = ("srm", "srm-prob", "procrustes", "ridge")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlignSpec(_Options):
+    """The options of a cross-subject alignment run.
+
+    Parameters
+    ----------
+    dataset, root : str
+        Dataset and its folder.
+    subjects : sequence of int
+        At least 3 subjects (evaluations hold one out and fit the space on the others).
+    method : {"srm", "srm-prob", "procrustes", "ridge"}
+        How the shared space is fitted.
+    n_components : int
+        Dimensions of the shared space.
+    model : str
+        Model spec of the encoders and decoders evaluated through the space.
+    layer : str
+        Layer (``a+b``: the layers' features side by side).
+    roi : "auto", sequence of str or None
+        Targets (as :class:`RunSpec`).
+    n_align : int, optional
+        Stimuli all subjects saw that fit the space (default: half of them); the rest
+        are held out from everything and score every evaluation.
+    adapt : sequence of int
+        Alignment stimuli a new subject is adapted with (the learning curve; values
+        above ``n_align`` are dropped).
+    **options
+        ``pooling, preprocess, alphas, cv, device, backend, seed, cache_dir``.
+    """
+
+    dataset: str = None
+    root: str = None
+    subjects: tuple = None
+    method: str = "srm"
+    n_components: int = 20
+    model: str = None
+    layer: str = "embedding"
+    roi: object = "auto"
+    n_align: int | None = None
+    adapt: tuple = (10, 25, 50, 100, 200)
+
+    def __post_init__(self):
+        self._set("dataset", _as_text("dataset", self.dataset))
+        if self.root is None:
+            raise _invalid("root", "a dataset folder", None)
+        self._set("root", str(Path(self.root).resolve()))
+        try:
+            subjects = tuple(int(s) for s in as_list("subjects", self.subjects))
+        except (TypeError, ValueError):
+            raise _invalid("subjects", "comma-separated subject numbers", self.subjects) from None
+        subjects = tuple(_as_int("subjects", s, 1) for s in subjects)
+        if len(set(subjects)) < 3 or len(set(subjects)) != len(subjects):
+            raise _invalid("subjects", "at least 3 different subjects", self.subjects)
+        self._set("subjects", subjects)
+        if self.method not in ALIGN_METHODS:
+            raise _invalid("method", f"one of {', '.join(ALIGN_METHODS)}", self.method)
+        self._set("n_components", _as_int("n_components", self.n_components, 1))
+        self._set("model", _check_model(self.model))
+        layer = _as_text("layer", self.layer)
+        as_list("layer", layer.split("+"))
+        self._set("layer", layer)
+        self._set("roi", _roi(self.roi))
+        if self.n_align is not None:
+            self._set("n_align", _as_int("n_align", self.n_align, 2))
+        adapt = tuple(_as_int("adapt", m, 2) for m in as_list("adapt", self.adapt))
+        self._set("adapt", tuple(sorted(set(adapt))))
+        self._check_options()
+
+    @property
+    def layers(self) -> list[str]:
+        """The layers whose features are used side by side."""
+        return self.layer.split("+")
+
+    @classmethod
+    def add_arguments(cls, parser) -> None:
+        """Add the alignment options to a verb's parser."""
+        parser.add_argument("--dataset", required=True, help="dataset name (e.g. nsd)")
+        parser.add_argument("--root", required=True, metavar="DIR", help="dataset folder")
+        parser.add_argument(
+            "--subjects", required=True, help="comma-separated subject numbers (at least 3)"
+        )
+        parser.add_argument(
+            "--method",
+            default="srm",
+            choices=list(ALIGN_METHODS),
+            help="srm (deterministic), srm-prob (probabilistic), procrustes "
+            "(hyperalignment) or ridge (maps to a reference subject's principal axes)",
+        )
+        parser.add_argument(
+            "--components", type=int, default=20, help="dimensions of the shared space"
+        )
+        parser.add_argument(
+            "--model", required=True, metavar="SPEC", help="model of the encoders evaluated"
+        )
+        parser.add_argument(
+            "--layer", default="embedding", help="layer (a+b: features side by side)"
+        )
+        parser.add_argument("--roi", default="auto", help="comma-separated ROIs (default: auto)")
+        parser.add_argument(
+            "--n-align",
+            type=int,
+            default=None,
+            help="shared stimuli that fit the space (default: half; the rest score everything)",
+        )
+        parser.add_argument(
+            "--adapt",
+            default="10,25,50,100,200",
+            help="alignment stimuli to adapt a held-out subject with (learning curve)",
+        )
+        cls.add_model_arguments(parser, permutations=None)
+
+    @classmethod
+    def from_args(cls, args):
+        """Build the spec from a parsed command line."""
+        return cls(
+            dataset=args.dataset,
+            root=args.root,
+            subjects=args.subjects,
+            method=args.method,
+            n_components=args.components,
+            model=args.model,
+            layer=args.layer,
+            roi=args.roi,
+            n_align=args.n_align,
+            adapt=args.adapt,
+            **cls._option_values(args),
         )
 
 

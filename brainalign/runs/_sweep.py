@@ -367,7 +367,7 @@ def extract_model(model, layers, stimulus_sets, options, cache) -> dict:
         model, device=options["device"], seed=options["seed"], preprocess=options.get("preprocess")
     )
     feats = extractor.extract(
-        _one_store(stimulus_sets),
+        one_store(stimulus_sets),
         ids=ids,
         layers=list(layers),
         pooling=options["pooling"],
@@ -386,7 +386,7 @@ def extract_model(model, layers, stimulus_sets, options, cache) -> dict:
     return {"spec": extractor.spec, "folders": folders}
 
 
-def _one_store(stimulus_sets):
+def one_store(stimulus_sets):
     """Return the subjects' image store, or one reading each id from a subject that has it.
 
     NSD keeps every image in one file (one store for all subjects, and the same cache

@@ -4,7 +4,9 @@
 ``datasets/sample.md``); :func:`sample_path` builds it on demand into a cache folder.
 Each planted ROI responds to named image attributes and to one layer of
 :func:`SampleNet`, whose spec ``torch:brainalign.data.sample:SampleNet@0`` names the
-model in ``ground_truth.json``.
+model in ``ground_truth.json``. The ``nsd-alignment`` sample (:data:`ALIGNMENT_SAMPLE`)
+is the variant for shared-space methods: subject-specific mixing of a planted shared
+latent, and different voxel counts per subject.
 """
 
 from __future__ import annotations
@@ -27,7 +29,11 @@ from brainalign.data.sample._samplenet import (
     sample_layer_features,
 )
 
+#: Configuration of the ``nsd-alignment`` sample (fields of :class:`SampleConfig`).
+ALIGNMENT_SAMPLE = dict(alignment=True, n_subjects=4, n_sessions=3, n_shared=300)
+
 __all__ = [
+    "ALIGNMENT_SAMPLE",
     "EEGSampleConfig",
     "EFFECTS",
     "PLANTED",
@@ -50,8 +56,9 @@ def sample_path(name: str = "nsd", seed: int = 0, progress: bool = False) -> Pat
 
     Parameters
     ----------
-    name : {"nsd", "things-eeg2", "algonauts2023"}
-        Which sample.
+    name : {"nsd", "nsd-alignment", "things-eeg2", "algonauts2023"}
+        Which sample; ``nsd-alignment`` is the NSD sample written with
+        :data:`ALIGNMENT_SAMPLE`.
     seed : int
         Sample seed.
     progress : bool
@@ -64,10 +71,13 @@ def sample_path(name: str = "nsd", seed: int = 0, progress: bool = False) -> Pat
     """
     from brainalign._utils import check_option
 
-    check_option("name", name, ["nsd", "things-eeg2", "algonauts2023"])
+    check_option("name", name, ["nsd", "nsd-alignment", "things-eeg2", "algonauts2023"])
     cache = Path(os.environ.get("BRAINALIGN_DATA", Path.home() / ".cache" / "brainalign"))
+    folder = cache / f"sample-{name}-seed{seed}"
+    if name == "nsd-alignment":
+        return write_nsd_sample(folder, seed=seed, progress=progress, **ALIGNMENT_SAMPLE)
     if name == "algonauts2023":  # prepared from the cached NSD sample, as the challenge was
         source = sample_path("nsd", seed=seed, progress=progress)
-        return write_algonauts2023_sample(cache / f"sample-{name}-seed{seed}", seed, source)
+        return write_algonauts2023_sample(folder, seed, source)
     writer = write_nsd_sample if name == "nsd" else write_things_eeg2_sample
-    return writer(cache / f"sample-{name}-seed{seed}", seed=seed, progress=progress)
+    return writer(folder, seed=seed, progress=progress)

@@ -37,6 +37,12 @@ TR_S = 4.0 / 3.0
 SAMPLE_FORMAT_VERSION = 4  # 3: surface betas, labels and meshes; 4: transforms, flat patches
 #: Share of signal variance from the driving layer in ROIs that also have attributes.
 LAYER_SHARE = 0.75
+#: Alignment variant: columns of each layer ROI's shared latent (its rank).
+LATENT_RANK = 2
+#: Alignment variant: share of the nsdgeneral voxels left out of each subject's ROIs.
+REMOVED_SHARE = 0.06
+#: Alignment variant: the planted shared latent, at the sample root.
+LATENT_FILE = "shared_latent.npz"
 
 #: ROI files and their labels (ctab order 1..N), as named in NSD.
 ROI_FILES = {
@@ -68,7 +74,13 @@ _STREAM_OF = {
 
 @dataclass
 class SampleConfig:
-    """Size and noise of the sample (defaults build in seconds)."""
+    """Size and noise of the sample (defaults build in seconds).
+
+    ``alignment=True`` writes the cross-subject alignment variant: each layer ROI's
+    signal mixes a shared rank-2 latent with subject-specific weights, about 6% of
+    the nsdgeneral voxels are left out of each subject's ROIs, and the latent is
+    written to ``shared_latent.npz`` (``datasets/sample.md``).
+    """
 
     seed: int = 0
     n_subjects: int = 2
@@ -79,6 +91,7 @@ class SampleConfig:
     amplitude: tuple = (0.3, 1.0)
     n_invalid: int = 4
     model_seed: int = 0
+    alignment: bool = False
     subjects: list = field(init=False)
 
     def __post_init__(self):
@@ -244,30 +257,13 @@ def simulate_betas(
         Betas; zero outside the brain mask and at invalid voxels in session 2.
     """
     rng = np.random.default_rng([cfg.seed, 3, subject])
-    directions = np.random.default_rng([cfg.seed, 4])
-    trial_ids = design["trial_ids"][subject]
-    pos = np.searchsorted(design["pool"], trial_ids)
-    images = np.unique(pos)
+    pos = np.searchsorted(design["pool"], design["trial_ids"][subject])
     brain = geometry["brain"]
     n_vox = int(brain.sum())
-    clean = np.zeros((len(design["pool"]), n_vox), dtype=np.float32)
-    label = geometry["label"][brain]
-    amp = geometry["amplitude"][brain]
-    for name, (layer, attrs) in PLANTED.items():
-        cols = np.flatnonzero(label == name)
-        roi_dir = directions.standard_normal(features["layer2"].shape[1])
-        if cols.size == 0 or not (layer or attrs):
-            continue
-        parts = []
-        if layer:
-            f = _zscore(features[layer][images])
-            w = roi_dir[:, None] + 0.7 * rng.standard_normal((f.shape[1], cols.size))
-            parts.append(_zscore(f @ w) * np.sqrt(LAYER_SHARE if attrs else 1.0))
-        if attrs:
-            hits = np.sum([words[a][images] for a in attrs], axis=0).astype(float)
-            attr = np.repeat(_zscore(hits[:, None]), cols.size, axis=1)
-            parts.append(attr * np.sqrt(1.0 - LAYER_SHARE if layer else 1.0))
-        clean[np.ix_(images, cols)] = _zscore(sum(parts)) * amp[cols]
+    weights = _layer_weights(
+        cfg, geometry["label"][brain], features["layer2"].shape[1], rng, subject
+    )
+    clean = _clean_signal(cfg, geometry, features, words, np.unique(pos), weights)
     scale = rng.uniform(1.2, 1.8, size=(cfg.n_sessions, n_vox))
     offset = rng.normal(0.5, 0.5, size=(cfg.n_sessions, n_vox))
     noise = rng.standard_normal((cfg.n_trials, n_vox)) * cfg.noise_sd
@@ -279,6 +275,183 @@ def simulate_betas(
         i, j, k = geometry["invalid"].T
         vol[TRIALS_PER_SESSION : 2 * TRIALS_PER_SESSION, i, j, k] = 0
     return vol
+
+
+def _layer_weights(cfg, label, width, rng, subject) -> dict:
+    """Layer weights (width, n_voxels) of each planted ROI that has a layer and voxels.
+
+    The default sample draws ``roi_dir + 0.7 * noise`` (noise from ``rng``); the
+    alignment variant draws ``B_roi @ M``, ``M`` of shape (2, n_voxels) from the
+    subject's own generator ``[seed, 9, subject]``.
+    """
+    directions = np.random.default_rng([cfg.seed, 4])
+    if cfg.alignment:
+        bases = alignment_bases(cfg.seed, width)
+        mixing = np.random.default_rng([cfg.seed, 9, subject])
+    weights = {}
+    for name, (layer, _) in PLANTED.items():
+        n_cols = int((label == name).sum())
+        roi_dir = directions.standard_normal(width)  # drawn for every ROI, as always
+        if n_cols == 0 or not layer:
+            continue
+        if cfg.alignment:
+            weights[name] = bases[name] @ mixing.standard_normal((LATENT_RANK, n_cols))
+        else:
+            weights[name] = roi_dir[:, None] + 0.7 * rng.standard_normal((width, n_cols))
+    return weights
+
+
+def _clean_signal(cfg, geometry, features, words, images, weights) -> np.ndarray:
+    """Noise-free signal (n_pool, n_brain_voxels) at the subject's ``images`` (pool rows)."""
+    brain = geometry["brain"]
+    label = geometry["label"][brain]
+    amp = geometry["amplitude"][brain]
+    n_pool = len(features[next(iter(features))])
+    clean = np.zeros((n_pool, int(brain.sum())), dtype=np.float32)
+    for name, (layer, attrs) in PLANTED.items():
+        cols = np.flatnonzero(label == name)
+        if cols.size == 0 or not (layer or attrs):
+            continue
+        parts = []
+        if layer:
+            f = _layer_input(features[layer], images, cfg.alignment)
+            parts.append(_zscore(f @ weights[name]) * np.sqrt(LAYER_SHARE if attrs else 1.0))
+        if attrs:
+            hits = np.sum([words[a][images] for a in attrs], axis=0).astype(float)
+            attr = np.repeat(_zscore(hits[:, None]), cols.size, axis=1)
+            parts.append(attr * np.sqrt(1.0 - LAYER_SHARE if layer else 1.0))
+        clean[np.ix_(images, cols)] = _zscore(sum(parts)) * amp[cols]
+    return clean
+
+
+def _layer_input(features, images, alignment) -> np.ndarray:
+    """Standardised layer features of ``images``: over those images, or over the pool.
+
+    The alignment variant standardises over the whole pool, so that every subject's
+    signal lies exactly in the span of the pool-wide latent ``z(F) @ B``.
+    """
+    if alignment:
+        return _zscore(features)[images]
+    return _zscore(features[images])
+
+
+# -- the alignment variant ----------------------------------------------------------
+def alignment_bases(seed: int, width: int) -> dict:
+    """Draw the shared basis of each planted ROI with a layer (alignment variant).
+
+    Parameters
+    ----------
+    seed : int
+        Sample seed (generator ``[seed, 8]``, one draw per ROI in ``PLANTED`` order).
+    width : int
+        Units of the SampleNet layers.
+
+    Returns
+    -------
+    dict
+        ROI name -> ``B_roi`` of shape (width, 2), the same for every subject.
+    """
+    rng = np.random.default_rng([seed, 8])
+    return {
+        name: rng.standard_normal((width, LATENT_RANK))
+        for name, (layer, _) in PLANTED.items()
+        if layer
+    }
+
+
+def shared_latent(cfg: SampleConfig, design: dict, features: dict, words: dict) -> dict:
+    """Compute the planted shared latent over every image of the sample (alignment variant).
+
+    Parameters
+    ----------
+    cfg : SampleConfig
+        Sample configuration.
+    design : dict
+        Output of :func:`plan_design`.
+    features : dict
+        Layer -> (n_pool, width) SampleNet features, rows in ``design["pool"]`` order.
+    words : dict
+        Attribute word -> bool array over ``design["pool"]``.
+
+    Returns
+    -------
+    dict
+        ``nsd_id`` (n_pool,) int64, the pool ids; ``latent`` (n_pool, n_latent)
+        float64, each column z-scored over the pool; ``names`` (n_latent,) str:
+        ``"<roi>:<layer>:<k>"`` for the columns ``z(F_layer) @ B_roi`` and
+        ``"attribute:<words>"`` for each attribute set (once, however many ROIs use it).
+    """
+    bases = alignment_bases(cfg.seed, features["layer2"].shape[1])
+    columns = {}
+    for name, (layer, attrs) in PLANTED.items():
+        if layer:
+            part = _zscore(features[layer]) @ bases[name]
+            for k in range(LATENT_RANK):
+                columns[f"{name}:{layer}:{k}"] = part[:, k]
+        if attrs:
+            columns.setdefault(
+                "attribute:" + "+".join(attrs),
+                np.sum([words[a] for a in attrs], axis=0).astype(float),
+            )
+    return {
+        "nsd_id": np.asarray(design["pool"], dtype=np.int64),
+        "latent": _zscore(np.column_stack(list(columns.values()))).astype(np.float64),
+        "names": np.array(list(columns), dtype=str),
+    }
+
+
+def removed_voxels(cfg: SampleConfig, geometry: dict, subject: int) -> np.ndarray:
+    """Draw the nsdgeneral voxels left out of one subject's ROIs (alignment variant).
+
+    Parameters
+    ----------
+    cfg : SampleConfig
+        Sample configuration (generator ``[seed, 10, subject]``).
+    geometry : dict
+        Output of :func:`plan_geometry`.
+    subject : int
+        1-based subject number.
+
+    Returns
+    -------
+    ndarray of shape (n_removed, 3)
+        Voxel indices: each valid nsdgeneral voxel is left out with probability
+        0.06 (so counts differ between subjects); empty unless ``cfg.alignment``.
+    """
+    if not cfg.alignment:
+        return np.empty((0, 3), dtype=np.int64)
+    general = np.argwhere(geometry["rois"]["nsdgeneral"] > 0)
+    invalid = (general[:, None, :] == geometry["invalid"][None, :, :]).all(-1).any(-1)
+    candidates = general[~invalid]
+    rng = np.random.default_rng([cfg.seed, 10, subject])
+    return candidates[rng.random(len(candidates)) < REMOVED_SHARE]
+
+
+def subject_rois(cfg: SampleConfig, geometry: dict, subject: int) -> dict:
+    """Return one subject's ROI label volumes: the shared ones less :func:`removed_voxels`.
+
+    Parameters
+    ----------
+    cfg : SampleConfig
+        Sample configuration.
+    geometry : dict
+        Output of :func:`plan_geometry`.
+    subject : int
+        1-based subject number.
+
+    Returns
+    -------
+    dict
+        ROI file -> label volume; removed voxels are 0 (cortex, unlabelled).
+    """
+    if not cfg.alignment:
+        return geometry["rois"]
+    i, j, k = removed_voxels(cfg, geometry, subject).T
+    rois = {}
+    for fname, vol in geometry["rois"].items():
+        rois[fname] = vol.copy()
+        rois[fname][i, j, k] = 0.0
+    return rois
 
 
 def synthetic_t1(shape, seed) -> np.ndarray:
@@ -360,7 +533,7 @@ def write_nsd_sample(out, seed: int = 0, progress: bool = False, **sizes) -> Pat
         Show progress bars.
     **sizes
         Fields of :class:`SampleConfig` (``n_subjects``, ``n_sessions``,
-        ``n_shared``, ``shape``, ``noise_sd``, ...).
+        ``n_shared``, ``shape``, ``noise_sd``, ``alignment``, ...).
 
     Returns
     -------
@@ -384,7 +557,8 @@ def write_nsd_sample(out, seed: int = 0, progress: bool = False, **sizes) -> Pat
     write_fsaverage(out, geometry["surface"], geometry["rois"], ROI_FILES)
     for subject in _progress(cfg.subjects, progress, "subjects"):
         _write_subject(out, cfg, design, geometry, features, words, subject)
-    _write_truth(out, cfg, geometry)
+    latent = _write_shared_latent(out, cfg, design, features, words) if cfg.alignment else None
+    _write_truth(out, cfg, geometry, latent)
     return out
 
 
@@ -400,6 +574,7 @@ _SAMPLE_ENTRIES = (
     "nsddata_stimuli",
     "ground_truth.json",
     "true_noise_ceiling.nii.gz",
+    LATENT_FILE,
 )
 
 
@@ -417,7 +592,7 @@ def _is_complete(out: Path, cfg: SampleConfig) -> bool:
 
 
 def _config_record(cfg: SampleConfig) -> dict:
-    return {
+    record = {
         "format_version": SAMPLE_FORMAT_VERSION,
         "seed": cfg.seed,
         "n_subjects": cfg.n_subjects,
@@ -429,6 +604,9 @@ def _config_record(cfg: SampleConfig) -> dict:
         "n_invalid": cfg.n_invalid,
         "model_seed": cfg.model_seed,
     }
+    if cfg.alignment:  # recorded only when on: the default sample's record is unchanged
+        record["alignment"] = True
+    return record
 
 
 def _write_stimuli(out, cfg, design, attrs, progress) -> dict:
@@ -570,7 +748,19 @@ def _write_subject(out, cfg, design, geometry, features, words, subject):
     _save_nifti(nib.Nifti1Image(brain.astype(np.uint8), affine), out / L.brainmask_file(subject))
     t1 = synthetic_t1(cfg.shape, [cfg.seed, 7, subject])
     _save_nifti(nib.Nifti1Image(t1, affine), out / L.t1_file(subject))
-    for fname, vol in geometry["rois"].items():
+    rois = subject_rois(cfg, geometry, subject)
+    _write_rois(out, cfg, rois, affine, subject)
+    write_subject_surface(
+        out, geometry["surface"], rois, ROI_FILES, betas, ncsnr, subject, cfg.n_sessions
+    )
+    write_transforms(out, geometry["surface"], affine, subject)
+
+
+def _write_rois(out, cfg, rois, affine, subject):
+    """Write one subject's ROI volumes ({,lh.,rh.}<name>.nii.gz) and ctab tables."""
+    import nibabel as nib
+
+    for fname, vol in rois.items():
         _save_nifti(
             nib.Nifti1Image(vol.astype(np.float32), affine), out / L.roi_file(subject, fname)
         )
@@ -587,10 +777,6 @@ def _write_subject(out, cfg, design, geometry, features, words, subject):
         lines = ["0 Unknown"] + [f"{k} {n}" for k, n in enumerate(ROI_FILES[fname], 1)]
         with atomic_path(out / L.ctab_file(subject, fname)) as tmp:
             tmp.write_text("\n".join(lines) + "\n")
-    write_subject_surface(
-        out, geometry["surface"], geometry["rois"], ROI_FILES, betas, ncsnr, subject, cfg.n_sessions
-    )
-    write_transforms(out, geometry["surface"], affine, subject)
 
 
 def _save_nifti(img, path):
@@ -598,7 +784,32 @@ def _save_nifti(img, path):
         img.to_filename(tmp)
 
 
-def _write_truth(out, cfg, geometry):
+def _write_shared_latent(out, cfg, design, features, words) -> dict:
+    """Write ``shared_latent.npz`` (atomically) and return its arrays."""
+    latent = shared_latent(cfg, design, features, words)
+    with atomic_path(out / LATENT_FILE) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **latent)
+    return latent
+
+
+def _alignment_truth(cfg, geometry, latent) -> dict:
+    """Return the ground-truth fields of the alignment variant."""
+    counts = {
+        str(s): int((subject_rois(cfg, geometry, s)["nsdgeneral"] > 0).sum()) for s in cfg.subjects
+    }
+    return {
+        "shared_latent": {
+            "file": LATENT_FILE,
+            "n_latent": int(latent["latent"].shape[1]),
+            "names": latent["names"].tolist(),
+            "rank_per_roi": LATENT_RANK,
+            "mixing": "subject-specific",
+        },
+        "n_voxels_nsdgeneral": counts,
+    }
+
+
+def _write_truth(out, cfg, geometry, latent=None):
     import nibabel as nib
 
     amp = geometry["amplitude"]
@@ -628,6 +839,7 @@ def _write_truth(out, cfg, geometry):
             "n_vertices": {h: int(len(v["ijk"])) for h, v in geometry["surface"].items()},
             "vertex_ijk": {h: v["ijk"].tolist() for h, v in geometry["surface"].items()},
         },
+        **(_alignment_truth(cfg, geometry, latent) if cfg.alignment else {}),
         "config": _config_record(cfg),
     }
     write_json_atomic(out / "ground_truth.json", truth)
