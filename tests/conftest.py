@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import warnings
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,31 @@ def nsd_sample(tmp_path_factory) -> Path:
     from brainalign.data.sample import write_nsd_sample
 
     return write_nsd_sample(tmp_path_factory.mktemp("sample") / "nsd", seed=0)
+
+
+@pytest.fixture(scope="session")
+def alignment_sample(tmp_path_factory) -> Path:
+    """Build the alignment sample (seed 0) once, where ``sample_path`` would cache it."""
+    from brainalign.data.sample import ALIGNMENT_SAMPLE, write_nsd_sample
+
+    cache = tmp_path_factory.mktemp("cache")
+    return write_nsd_sample(cache / "sample-nsd-alignment-seed0", seed=0, **ALIGNMENT_SAMPLE)
+
+
+@pytest.fixture(scope="session")
+def alignment_run(alignment_sample, tmp_path_factory):
+    """``brainalign align`` over the alignment sample's 4 subjects (k = its 37 latents)."""
+    from brainalign.cli import main
+    from brainalign.runs import RunDir
+
+    out = tmp_path_factory.mktemp("align") / "run"
+    argv = ["align", "--dataset", "nsd", "--root", str(alignment_sample), "--subjects", "1,2,3,4"]
+    argv += ["--components", "37", "--model", "torch:brainalign.data.sample:SampleNet@0"]
+    argv += ["--layer", "layer2+layer4+layer6", "--adapt", "10,50,100", "--out", str(out), "-q"]
+    with warnings.catch_warnings():  # the loader drops the 4 invalid voxels, with a warning
+        warnings.filterwarnings("ignore", message="Dropped 4 of")
+        assert main(argv) == 0
+    return RunDir(out)
 
 
 @pytest.fixture(scope="session")

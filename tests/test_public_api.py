@@ -16,6 +16,8 @@ import brainalign
         "brainalign.data.sample",
         "brainalign.exceptions",
         "brainalign.compare",
+        "brainalign.alignment",
+        "brainalign.runs",
         "brainalign.report",
     ],
 )

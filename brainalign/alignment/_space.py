@@ -81,7 +81,10 @@ def target_keys(data) -> np.ndarray:
     cols = data.space.score_columns() if data.space is not None else pd.DataFrame()
     if cols.empty:
         return np.arange(data.n_targets).astype(str)
-    return cols.astype(str).agg(",".join, axis=1).to_numpy(dtype=str)
+    keys = cols.iloc[:, 0].astype(str).to_numpy(dtype=str)
+    for name in cols.columns[1:]:
+        keys = np.char.add(np.char.add(keys, ","), cols[name].astype(str).to_numpy(dtype=str))
+    return keys
 
 
 def rows_of(data, ids) -> np.ndarray:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 from brainalign._utils import atomic_path, get_logger
 from brainalign.exceptions import DataError
-from brainalign.report import _captions, _categories, _rsa, _sections, _timeseries
+from brainalign.report import _align, _captions, _categories, _rsa, _sections, _timeseries
 from brainalign.report._contents import read_contents
 
 logger = get_logger(__name__)
 
 #: Section builders, in page order; each returns a Section or None (nothing to show).
 SECTION_BUILDERS = (
-    _sections.provenance_section,
+    _align.provenance_section,  # names the shared space of a fit --shared-space run
     _sections.warnings_section,
     _sections.roi_section,
     _sections.sweep_section,
@@ -37,6 +37,17 @@ CATEGORY_SECTION_BUILDERS = (
     _sections.warnings_section,
     _categories.category_section,
 )
+#: The sections of an ``align`` run: its tables and figures are its own section's.
+ALIGN_SECTION_BUILDERS = (
+    _sections.provenance_section,
+    _sections.warnings_section,
+    _align.align_section,
+)
+#: Runs whose command has a section list of its own (the others get SECTION_BUILDERS).
+COMMAND_SECTION_BUILDERS = {
+    "categories": CATEGORY_SECTION_BUILDERS,
+    "align": ALIGN_SECTION_BUILDERS,
+}
 _TEMPLATES = "templates"
 
 
@@ -90,9 +101,8 @@ def render_report(run_dir, link_base: str = ".") -> str:
 
     contents = read_contents(run_dir)
     contents.link_base = link_base
-    builders = (
-        CATEGORY_SECTION_BUILDERS if _categories.is_category_run(contents) else SECTION_BUILDERS
-    )
+    command = (contents.record or {}).get("command")
+    builders = COMMAND_SECTION_BUILDERS.get(command, SECTION_BUILDERS)
     sections = [s for s in (build(contents) for build in builders) if s is not None]
     if not sections:
         raise DataError(
@@ -136,6 +146,10 @@ def write_report(run_dir, out=None) -> Path:
     - EEG: r(t) per channel and mean, topomaps at the peak latencies (``scores.parquet`` with
       ``channel`` and ``time``);
     - other figures (``figures/*.png``).
+
+    A ``categories`` run shows its category section, and an ``align`` run its
+    cross-subject alignment section (learning curve, identification, subject-to-subject
+    prediction), each after the provenance and warnings, in place of the others.
 
     Parameters
     ----------

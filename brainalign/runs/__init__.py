@@ -34,9 +34,9 @@ from brainalign.runs._spec import AlignSpec, DecodeSpec, RunSpec, SweepSpec
 from brainalign.runs._sweep import collect_sweep, run_sweep, sweep
 
 __all__ = [
-    "MAP_STATS",
     "AlignSpec",
     "DecodeSpec",
+    "MAP_STATS",
     "RunDir",
     "RunRecord",
     "RunSpec",

@@ -29,36 +29,45 @@ def _colours(n: int):
     return colormaps["tab10"](np.arange(n) % 10)
 
 
+def _legend(ax, subjects, colours, solid: str, dashed: str, chance: bool = False) -> None:
+    """Add one entry per subject (its colour) and one per line style, outside the axes."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=c, linewidth=2) for c in colours]
+    labels = [f"subject {s}" for s in subjects]
+    handles += [Line2D([], [], color="0.2", marker="o"), Line2D([], [], color="0.2", ls="--")]
+    labels += [solid, dashed]
+    if chance:
+        handles.append(Line2D([], [], color="0.4", linestyle=":"))
+        labels.append("chance (1 / n held out)")
+    ax.legend(handles, labels, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
+
+
+def _m_axis(ax, sizes) -> None:
+    """Draw a log axis of the adaptation sizes, ticked at the sizes themselves."""
+    sizes = sorted({int(m) for m in sizes})
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [str(m) for m in sizes])
+    ax.minorticks_off()
+    ax.set_xlabel("alignment stimuli the held-out subject is adapted with (m)")
+
+
 def _curve_figure(curve: pd.DataFrame, path: Path) -> Path:
     from matplotlib.figure import Figure
 
     rows = curve[curve["roi"] == WHOLE]
-    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    fig = Figure(figsize=(8.0, 4.2), layout="constrained")
     ax = fig.add_subplot()
     subjects = list(dict.fromkeys(rows["held_out"]))
-    for colour, (subject, part) in zip(
-        _colours(len(subjects)), rows.groupby("held_out", sort=False), strict=True
-    ):
-        part = part.sort_values("n_adapt")
-        ax.plot(
-            part["n_adapt"],
-            part["mean_r_shared"],
-            marker="o",
-            color=colour,
-            label=f"subject {subject}: shared space",
-        )
-        ax.axhline(
-            part["mean_r_within"].iloc[0],
-            color=colour,
-            linestyle="--",
-            linewidth=1,
-            label=f"subject {subject}: own encoder, all its data",
-        )
-    ax.set_xscale("log")
-    ax.set_xlabel("alignment stimuli the held-out subject is adapted with (m)")
+    colours = _colours(len(subjects))
+    for colour, subject in zip(colours, subjects, strict=True):
+        part = rows[rows["held_out"] == subject].sort_values("n_adapt")
+        ax.plot(part["n_adapt"], part["mean_r_shared"], marker="o", color=colour)
+        ax.axhline(part["mean_r_within"].iloc[0], color=colour, linestyle="--", linewidth=1)
+    _m_axis(ax, rows["n_adapt"])
     ax.set_ylabel("held-out mean r (all targets)")
     ax.set_title("New subject through the shared space vs its own encoder")
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    _legend(ax, subjects, colours, "through the shared space", "own encoder, all its data")
     fig.savefig(path, dpi=110)
     return path
 
@@ -67,35 +76,23 @@ def _ident_figure(ident: pd.DataFrame, path: Path) -> Path:
     from matplotlib.figure import Figure
 
     rows = ident[ident["metric"] == "top1"]
-    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    fig = Figure(figsize=(8.0, 4.2), layout="constrained")
     ax = fig.add_subplot()
     subjects = list(dict.fromkeys(rows["held_out"]))
-    for colour, subject in zip(_colours(len(subjects)), subjects, strict=True):
+    colours = _colours(len(subjects))
+    for colour, subject in zip(colours, subjects, strict=True):
         part = rows[rows["held_out"] == subject]
         cross = part[part["decoder"] == "cross-subject"].sort_values("n_adapt")
-        ax.plot(
-            cross["n_adapt"],
-            cross["value"],
-            marker="o",
-            color=colour,
-            label=f"subject {subject}: decoder of the others",
-        )
+        ax.plot(cross["n_adapt"], cross["value"], marker="o", color=colour)
         own = part.loc[part["decoder"] == "within-subject", "value"]
         if len(own):
-            ax.axhline(
-                own.iloc[0],
-                color=colour,
-                linestyle="--",
-                linewidth=1,
-                label=f"subject {subject}: own decoder",
-            )
-    ax.axhline(rows["chance"].mean(), color="0.4", linestyle=":", label="chance (1 / n held out)")
-    ax.set_xscale("log")
+            ax.axhline(own.iloc[0], color=colour, linestyle="--", linewidth=1)
+    ax.axhline(rows["chance"].mean(), color="0.4", linestyle=":")
+    _m_axis(ax, rows["n_adapt"].dropna())
     ax.set_ylim(0, 1)
-    ax.set_xlabel("alignment stimuli the held-out subject is adapted with (m)")
     ax.set_ylabel("top-1 identification among held-out stimuli")
     ax.set_title("Cross-subject decoding")
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    _legend(ax, subjects, colours, "decoder of the others", "own decoder", chance=True)
     fig.savefig(path, dpi=110)
     return path
 
@@ -114,7 +111,9 @@ def _ceiling_figure(ceiling: pd.DataFrame, path: Path) -> Path:
     values = table.to_numpy(dtype=float)
     image = ax.imshow(values, cmap="viridis", vmin=0, vmax=max(np.nanmax(values), 1e-3))
     for (i, j), v in np.ndenumerate(values):
-        if np.isfinite(v):
+        if table.index[i] == str(table.columns[j]):
+            ax.text(j, i, "self", ha="center", va="center", color="0.5", fontsize=9)
+        elif np.isfinite(v):
             ax.text(
                 j,
                 i,

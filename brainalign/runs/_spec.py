@@ -321,7 +321,9 @@ class RunSpec(_Options):
         self._set("layer", layer)
         self._set("roi", _roi(self.roi))
         if self.shared_space is not None:
-            path = Path(_as_text("shared_space", self.shared_space)).resolve()
+            given = self.shared_space
+            given = str(given) if isinstance(given, Path) else given
+            path = Path(_as_text("shared_space", given)).resolve()
             self._set("shared_space", str(path))
         self._check_options()
 

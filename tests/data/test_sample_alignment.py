@@ -8,17 +8,10 @@ import numpy as np
 import pytest
 
 from brainalign import load_dataset
-from brainalign.data.sample import ALIGNMENT_SAMPLE, PLANTED, SampleConfig, write_nsd_sample
+from brainalign.data.sample import PLANTED, SampleConfig
 from brainalign.data.sample._nsd import _config_record
 
 SUBJECTS = (1, 2)
-
-
-@pytest.fixture(scope="module")
-def alignment_sample(tmp_path_factory):
-    """Build the alignment sample (seed 0) once, where ``sample_path`` would cache it."""
-    cache = tmp_path_factory.mktemp("cache")
-    return write_nsd_sample(cache / "sample-nsd-alignment-seed0", seed=0, **ALIGNMENT_SAMPLE)
 
 
 @pytest.fixture(scope="module")
