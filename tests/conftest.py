@@ -60,10 +60,11 @@ def alignment_run(alignment_sample, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("align") / "run"
     argv = ["align", "--dataset", "nsd", "--root", str(alignment_sample), "--subjects", "1,2,3,4"]
-    argv += ["--components", "37", "--model", "torch:brainalign.data.sample:SampleNet@0"]
+    argv += ["--n-components", "37", "--model", "torch:brainalign.data.sample:SampleNet@0"]
     argv += ["--layer", "layer2+layer4+layer6", "--adapt", "10,50,100", "--out", str(out), "-q"]
     with warnings.catch_warnings():  # the loader drops the 4 invalid voxels, with a warning
         warnings.filterwarnings("ignore", message="Dropped 4 of")
+        warnings.filterwarnings("ignore", message=r"Learning-curve sizes \[10\] dropped")
         assert main(argv) == 0
     return RunDir(out)
 

@@ -105,12 +105,18 @@ def stacked_shared(space, data: dict, ids: dict, features) -> tuple[np.ndarray, 
     X : ndarray of shape (n_rows, n_features)
     Z : ndarray of shape (n_rows, n_components)
         One row per (subject, stimulus).
+    groups : ndarray of shape (n_rows,)
+        The stimulus of each row: folds that split by it keep a stimulus seen by
+        several subjects on one side (its feature rows are identical).
     """
-    xs, zs = [], []
+    xs, zs, groups = [], [], []
     for s, d in data.items():
-        xs.append(features.align(np.asarray(ids[s])))
-        zs.append(space.transform(s, rows_of(d, ids[s])))
-    return np.vstack(xs).astype(np.float32), np.vstack(zs).astype(np.float32)
+        these = np.asarray(ids[s])
+        xs.append(features.align(these))
+        zs.append(space.transform(s, rows_of(d, these)))
+        groups.append(these)
+    x, z = np.vstack(xs).astype(np.float32), np.vstack(zs).astype(np.float32)
+    return x, z, np.concatenate(groups)
 
 
 class SharedSpaceEncoder:

@@ -205,7 +205,7 @@ class SharedSpace:
             kind = "deterministic" if self.method == "srm" else "probabilistic"
             out = srm(arrays, k, kind, n_iter=self.n_iter, random_state=self.random_state)
         elif self.method == "procrustes":
-            out = hyperalign(arrays, k, n_iter=min(self.n_iter, 10))
+            out = hyperalign(arrays, k, n_iter=min(self.n_iter, 10))  # passes of level 2
         else:
             return self._fit_ridge(zs, k)
         info = {
@@ -244,8 +244,9 @@ class SharedSpace:
             raise ParameterError("This SharedSpace is not fitted yet: call fit() first.")
         if subject not in self.maps_:
             raise ParameterError(
-                f"Invalid value for 'subject': expected one of {list(self.maps_)}; got "
-                f"{subject!r} (add a new subject with add_subject())."
+                f"Invalid value for 'subject': expected one of the space's subjects "
+                f"{list(self.maps_)}; got {subject!r} (a subject outside the space is "
+                "added with add_subject())."
             )
         return self.maps_[subject]
 
@@ -287,11 +288,12 @@ class SharedSpace:
                 f"{outside.size} stimulus id(s) are not alignment stimuli of this space "
                 f"(their shared response is unknown): {outside[:5].tolist()}."
             )
-        k = self.n_components_
-        if len(ids) < 2 or (self.method != "ridge" and len(ids) < k):
-            need = 2 if self.method == "ridge" else k
+        need = min_adapt(self.method, self.n_components_)
+        if len(ids) < need:
             raise DataError(
-                f"Adding subject {subject!r} needs at least {need} alignment stimuli; "
+                f"Adding subject {subject!r} needs at least {need} alignment stimuli "
+                f"('stimulus_ids'; {self.method}: "
+                f"{'3 for its cross-validated ridge' if self.method == 'ridge' else 'k'}); "
                 f"got {len(ids)}."
             )
         z, norm = _zscore(rows_of(data, ids))
@@ -308,11 +310,16 @@ class SharedSpace:
     # -- files --------------------------------------------------------------------
     def save(self, path) -> Path:
         """Write the fitted space to one ``.npz`` file (atomically)."""
+        ids = np.asarray(self.stimulus_ids_)
         arrays = {
             "method": np.array(self.method),
             "subjects": np.array([str(s) for s in self.subjects_]),
-            "stimulus_ids": self.stimulus_ids_,
+            "stimulus_ids": ids.astype(str) if ids.dtype == object else ids,
             "shared_response": self.shared_response_,
+            "alphas": np.asarray([] if self.alphas is None else self.alphas, dtype=np.float64),
+            "n_iter": np.array(self.n_iter),
+            "random_state": np.array(self.random_state),
+            "reference": np.array("" if self.reference is None else str(self.reference)),
         }
         for s, m in self.maps_.items():
             for name, value in vars(m).items():
@@ -325,18 +332,42 @@ class SharedSpace:
 
     @classmethod
     def load(cls, path) -> SharedSpace:
-        """Read a space written by :meth:`save` (subjects are named by text)."""
+        """Read a space written by :meth:`save`.
+
+        Subjects come back as integers when every name is one (NSD's 1, 2, ...), else
+        as text; text stimulus ids come back as text.
+        """
         with np.load(path, allow_pickle=False) as npz:
-            space = cls(method=str(npz["method"]), n_components=npz["shared_response"].shape[1])
-            space.subjects_ = npz["subjects"].tolist()
+            alphas = npz["alphas"].tolist() if "alphas" in npz.files else []
+            space = cls(
+                method=str(npz["method"]),
+                n_components=npz["shared_response"].shape[1],
+                alphas=alphas or None,
+                n_iter=int(npz["n_iter"]) if "n_iter" in npz.files else 100,
+                random_state=int(npz["random_state"]) if "random_state" in npz.files else 0,
+                reference=str(npz["reference"]) or None if "reference" in npz.files else None,
+            )
+            names = npz["subjects"].tolist()
+            keys = [int(s) for s in names] if all(s.lstrip("-").isdigit() for s in names) else names
+            space.subjects_ = keys
             space.stimulus_ids_ = npz["stimulus_ids"]
             space.shared_response_ = npz["shared_response"]
-            names = list(SubjectMap.__dataclass_fields__)
+            fields = list(SubjectMap.__dataclass_fields__)
             space.maps_ = {
-                s: SubjectMap(**{n: npz[f"{s}/{n}"] for n in names}) for s in space.subjects_
+                key: SubjectMap(**{n: npz[f"{name}/{n}"] for n in fields})
+                for key, name in zip(keys, names, strict=True)
             }
         space.info_ = {}
         return space
+
+
+def min_adapt(method: str, n_components: int) -> int:
+    """Return the fewest alignment stimuli a new subject's map can be fitted from.
+
+    Orthogonal maps need ``k`` stimuli (a rank-``k`` cross-product); ridge maps need 3
+    (their penalty is chosen by cross-validation over the stimuli).
+    """
+    return 3 if method == "ridge" else int(n_components)
 
 
 def _zscore(x: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:

@@ -13,7 +13,7 @@ RUN/subject_predictivity.parquet, RUN/split.parquet and RUN/figures/.
 example:
   brainalign sample nsd-alignment --out sample_align
   brainalign align --dataset nsd --root sample_align --subjects 1,2,3,4 --method srm \
-      --components 40 --model torch:brainalign.data.sample:SampleNet@0 \
+      --n-components 37 --model torch:brainalign.data.sample:SampleNet@0 \
       --layer layer2+layer4+layer6 --out run_align
 """
 

@@ -104,6 +104,7 @@ def run_align(spec: AlignSpec, out, progress: bool = True, overwrite: bool = Fal
             s: load_averaged(spec.dataset, spec.root, s, spec.roi, progress) for s in spec.subjects
         }
         split = split_shared(data, spec)
+        split["sizes"] = adapt_sizes(spec, len(split["order"]))
         align_ids, test_ids = split["align"], split["test"]
         model, feats, fs = _features(spec, list(data.values()), test_ids, run, progress)
         space = _space(spec).fit(data, align_ids)
@@ -186,7 +187,7 @@ def split_shared(data: dict, spec: AlignSpec) -> dict:
         raise DataError(
             f"The {len(spec.subjects)} subjects share {len(common)} stimuli: the space needs "
             f"n_align >= n_components ({spec.n_components}) of them and at least 10 held "
-            f"out to score on; n_align={n_align} leaves {len(common) - n_align}."
+            f"out to score on; got n_align = {n_align}."
         )
     order = np.random.default_rng([spec.seed, 11]).permutation(common)
     align, test = order[:n_align], np.sort(order[n_align:])
@@ -253,9 +254,12 @@ def _hold_out(spec: AlignSpec, data: dict, held, split: dict, fs) -> dict:
     others = {s: d for s, d in data.items() if s != held}
     space = _space(spec).fit(others, split["align"])
     train = {s: training_ids(d, test_ids) for s, d in others.items()}
-    x, z = stacked_shared(space, others, train, fs)
-    encoder = EncodingModel(alphas=spec.alphas, cv=spec.cv, backend=spec.backend).fit(x, z)
-    decoder = DecodingModel(alphas=spec.alphas, cv=spec.cv, backend=spec.backend).fit(z, x)
+    x, z, groups = stacked_shared(space, others, train, fs)
+    folds = grouped_cv(spec.cv)  # a stimulus's rows (one per subject) stay on one side
+    encoder = EncodingModel(alphas=spec.alphas, cv=folds, backend=spec.backend)
+    encoder.fit(x, z, groups=groups)
+    decoder = DecodingModel(alphas=spec.alphas, cv=folds, backend=spec.backend)
+    decoder.fit(z, x, groups=groups)
     target = data[held]
     own = training_ids(target, test_ids)
     y_test = rows_of(target, test_ids)
@@ -266,7 +270,7 @@ def _hold_out(spec: AlignSpec, data: dict, held, split: dict, fs) -> dict:
     within_dec.fit(rows_of(target, own).astype(np.float32), f_own)
     ident = [_ident_rows(held, "within-subject", None, within_dec.predict(y_test), f_test)]
     curve = []
-    for m in _adapt_sizes(spec, len(split["order"])):
+    for m in split["sizes"]:
         space.add_subject(held, target, split["order"][:m])
         pred = SharedSpaceEncoder(encoder, space.maps_[held]).predict(f_test)
         curve.append(_curve_rows(held, m, target, _r(y_test, pred), within_r))
@@ -275,11 +279,26 @@ def _hold_out(spec: AlignSpec, data: dict, held, split: dict, fs) -> dict:
     return {"curve": pd.concat(curve, ignore_index=True), "identification": pd.concat(ident)}
 
 
-def _adapt_sizes(spec: AlignSpec, n_align: int) -> list[int]:
-    """Return the learning curve's sizes: those asked for that fit, and all alignment ids."""
-    low = 2 if spec.method == "ridge" else spec.n_components
-    sizes = [m for m in spec.adapt if low <= m <= n_align]
-    return sorted(set(sizes) | {n_align})
+def adapt_sizes(spec: AlignSpec, n_align: int) -> list[int]:
+    """Return the learning curve's sizes: those asked for that fit, and all alignment ids.
+
+    Sizes below what a map needs (``k`` for orthogonal maps, 3 for ridge) or above
+    ``n_align`` are dropped with a warning (recorded in ``run.json``).
+    """
+    import warnings
+
+    from brainalign.alignment._space import min_adapt
+
+    low = min_adapt(spec.method, spec.n_components)
+    dropped = [m for m in spec.adapt if not low <= m <= n_align]
+    if dropped:
+        warnings.warn(
+            f"Learning-curve sizes {dropped} dropped from 'adapt': a {spec.method} map needs "
+            f"{low} to n_align = {n_align} alignment stimuli.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return sorted({m for m in spec.adapt if low <= m <= n_align} | {n_align})
 
 
 def _r(y, pred) -> np.ndarray:
@@ -418,6 +437,22 @@ def open_align_run(spec) -> dict:
             f"Invalid value for 'shared_space': the align run is of {aligned.dataset} at "
             f"{aligned.root}, not of {spec.dataset} at {spec.root}."
         )
+    if aligned.roi != spec.roi:
+        raise ParameterError(
+            f"Invalid value for 'roi': the align run's maps are of roi {aligned.roi!r}; got "
+            f"{spec.roi!r} (load the same targets as the align run)."
+        )
+    target = getattr(spec, "target", "image")
+    if target != "image":
+        raise ParameterError(
+            "Invalid value for 'target': decoding through a shared space decodes the "
+            f"model's image features ('image'); got {target!r}."
+        )
+    if getattr(spec, "rois", None) is not None:
+        raise ParameterError(
+            "Invalid value for 'rois': a decoder through a shared space reads the whole "
+            f"space, not ROIs; got {list(spec.rois)}."
+        )
     return {"spec": aligned, "space": SharedSpace.load(run.shared_space), "split": read_split(run)}
 
 
@@ -425,12 +460,10 @@ def _subject_map(space, subject, data, split):
     """Return the subject's map: fitted with the space, or adapted on its alignment stimuli."""
     from brainalign.alignment._space import target_keys
 
-    key = str(subject)
-    if key not in space.maps_:
-        seen = np.intersect1d(split["order"], data.stimulus_ids)
-        space.add_subject(key, data, seen)
-    space.maps_[key].check_targets(target_keys(data), f"Subject {subject}")
-    return space.maps_[key]
+    if subject not in space.maps_:
+        space.add_subject(subject, data, np.intersect1d(split["order"], data.stimulus_ids))
+    space.maps_[subject].check_targets(target_keys(data), f"Subject {subject}")
+    return space.maps_[subject]
 
 
 def _others_in_space(spec, opened: dict, progress: bool) -> dict:
@@ -443,18 +476,83 @@ def _others_in_space(spec, opened: dict, progress: bool) -> dict:
         if s == spec.subject:
             continue
         data = load_averaged(aligned.dataset, aligned.root, s, aligned.roi, progress)
-        space.maps_[str(s)].check_targets(target_keys(data), f"Subject {s}")
-        others[str(s)] = data
+        space.maps_[s].check_targets(target_keys(data), f"Subject {s}")
+        others[s] = data
     return others
+
+
+def _cross_subject_inputs(spec, run: RunDir, progress: bool) -> dict:
+    """Load what a cross-subject fit or decode needs: subject, others, features, rows.
+
+    Returns
+    -------
+    dict
+        ``data`` (the subject, its test set the align run's held-out stimuli it saw),
+        ``map`` (its :class:`~brainalign.alignment.SubjectMap`), ``model``,
+        ``features`` (by layer), ``fs`` (the layers side by side), ``x``, ``z`` and
+        ``groups`` (the others' features, shared-space responses and stimulus ids,
+        stacked) and ``record`` (``run.json`` fields).
+    """
+    from brainalign.alignment import stacked_shared
+
+    opened = open_align_run(spec)
+    space, split = opened["space"], opened["split"]
+    data = load_averaged(spec.dataset, spec.root, spec.subject, spec.roi, progress)
+    in_space = spec.subject in space.maps_
+    subject_map = _subject_map(space, spec.subject, data, split)
+    others = _others_in_space(spec, opened, progress)
+    test = np.intersect1d(split["test"], data.stimulus_ids)
+    if test.size < 2:
+        raise DataError(
+            f"Subject {spec.subject} saw {test.size} of the align run's held-out stimuli: "
+            "a cross-subject fit or decoder is scored on them and needs at least 2."
+        )
+    data = data.with_test_ids(test)
+    model, features, fs = _features(spec, [data, *others.values()], split["test"], run, progress)
+    train = {s: training_ids(d, split["test"]) for s, d in others.items()}
+    x, z, groups = stacked_shared(space, others, train, fs)
+    seen = len(np.intersect1d(split["order"], data.stimulus_ids))
+    record = {
+        "run": spec.shared_space,
+        "method": space.method,
+        "n_components": space.n_components_,
+        "trained_on_subjects": sorted(int(s) for s in others),
+        "n_training_rows": int(len(x)),
+        "subject_map": "fitted with the space (its alignment responses shaped the space)"
+        if in_space
+        else f"adapted on the alignment stimuli it saw ({seen})",
+        "features": "the layers' features side by side, one ridge"
+        if len(spec.layers) > 1
+        else "one layer, one ridge",
+    }
+    return {
+        "data": data,
+        "map": subject_map,
+        "model": model,
+        "features": features,
+        "fs": fs,
+        "x": x,
+        "z": z,
+        "groups": groups,
+        "record": {"shared_space": record},
+    }
+
+
+def grouped_cv(n_folds: int):
+    """Return folds that keep every stimulus's rows (one per subject) on one side."""
+    from sklearn.model_selection import GroupKFold
+
+    return GroupKFold(n_folds)
 
 
 def cross_subject_fit(spec, run: RunDir, progress: bool = True):
     """Return what ``fit --shared-space`` needs: the subject, features, a cross-subject encoder.
 
     The encoder is fitted on the align run's other subjects (all their stimuli but the
-    held-out ones) in the shared space and reaches ``spec.subject`` through its map
-    (fitted with the space, or adapted on the run's alignment stimuli when the subject
-    was not aligned); the subject's test set becomes the run's held-out stimuli.
+    held-out ones) in the shared space, its penalties chosen by folds over stimuli, and
+    reaches ``spec.subject`` through its map (fitted with the space, or adapted on the
+    run's alignment stimuli when the subject was not aligned); the subject's test set
+    becomes the run's held-out stimuli.
 
     Returns
     -------
@@ -463,40 +561,14 @@ def cross_subject_fit(spec, run: RunDir, progress: bool = True):
         held-out stimuli as its test set, the resolved model, features by layer, the
         :class:`~brainalign.alignment.SharedSpaceEncoder` and the ``run.json`` fields.
     """
-    from brainalign.alignment import SharedSpaceEncoder, stacked_shared
+    from brainalign.alignment import SharedSpaceEncoder
     from brainalign.encoding import EncodingModel
 
-    opened = open_align_run(spec)
-    space, split = opened["space"], opened["split"]
-    data = load_averaged(spec.dataset, spec.root, spec.subject, spec.roi, progress)
-    in_space = str(spec.subject) in space.maps_
-    subject_map = _subject_map(space, spec.subject, data, split)
-    others = _others_in_space(spec, opened, progress)
-    test = np.intersect1d(split["test"], data.stimulus_ids)
-    if test.size < 2:
-        raise DataError(
-            f"Subject {spec.subject} saw {test.size} of the align run's held-out stimuli: "
-            "a cross-subject fit is scored on them and needs at least 2."
-        )
-    data = data.with_test_ids(test)
-    model, features, fs = _features(spec, [data, *others.values()], split["test"], run, progress)
-    train = {s: training_ids(d, split["test"]) for s, d in others.items()}
-    x, z = stacked_shared(space, others, train, fs)
-    encoder = EncodingModel(alphas=spec.alphas, cv=spec.cv, backend=spec.backend).fit(x, z)
-    record = {
-        "shared_space": {
-            "run": spec.shared_space,
-            "method": space.method,
-            "n_components": space.n_components_,
-            "trained_on_subjects": sorted(int(s) for s in others),
-            "n_training_rows": int(len(x)),
-            "subject_map": "fitted with the space"
-            if in_space
-            else "adapted on the alignment "
-            f"stimuli it saw ({len(np.intersect1d(split['order'], data.stimulus_ids))})",
-        }
-    }
-    return data, model, features, SharedSpaceEncoder(encoder, subject_map), record
+    got = _cross_subject_inputs(spec, run, progress)
+    encoder = EncodingModel(alphas=spec.alphas, cv=grouped_cv(spec.cv), backend=spec.backend)
+    encoder.fit(got["x"], got["z"], groups=got["groups"])
+    estimator = SharedSpaceEncoder(encoder, got["map"])
+    return got["data"], got["model"], got["features"], estimator, got["record"]
 
 
 def cross_subject_decode(spec, run: RunDir, progress: bool = True) -> dict:
@@ -511,34 +583,27 @@ def cross_subject_decode(spec, run: RunDir, progress: bool = True) -> dict:
     -------
     dict
         ``data`` (the subject, held-out stimuli as its test set), ``features`` (the
-        decoded layer over every stimulus used), ``model`` (resolved spec) and
-        ``result`` (``scores``, ``predictions``, ``test_ids``).
+        decoded layers side by side, over every stimulus used), ``model`` (resolved
+        spec), ``result`` (``scores``, ``predictions``, ``test_ids``) and ``record``.
     """
-    from brainalign.alignment import stacked_shared
     from brainalign.alignment._space import rows_of
     from brainalign.encoding import DecodingModel, decoding_scores
-    from brainalign.exceptions import ParameterError
 
-    if spec.target != "image":
-        raise ParameterError(
-            "Invalid value for 'target': decoding through a shared space decodes the "
-            f"model's image features ('image'); got {spec.target!r}."
-        )
-    opened = open_align_run(spec)
-    space, split = opened["space"], opened["split"]
-    data = load_averaged(spec.dataset, spec.root, spec.subject, spec.roi, progress)
-    subject_map = _subject_map(space, spec.subject, data, split)
-    others = _others_in_space(spec, opened, progress)
-    test = np.intersect1d(split["test"], data.stimulus_ids)
-    data = data.with_test_ids(test)
-    model, _, fs = _features(spec, [data, *others.values()], split["test"], run, progress)
-    train = {s: training_ids(d, split["test"]) for s, d in others.items()}
-    x, z = stacked_shared(space, others, train, fs)
-    decoder = DecodingModel(alphas=spec.alphas, cv=spec.cv, backend=spec.backend).fit(z, x)
-    pred = decoder.predict(subject_map.transform(rows_of(data, test)).astype(np.float32))
-    table = decoding_scores(pred, fs.align(test))
+    got = _cross_subject_inputs(spec, run, progress)
+    decoder = DecodingModel(alphas=spec.alphas, cv=grouped_cv(spec.cv), backend=spec.backend)
+    decoder.fit(got["z"], got["x"], groups=got["groups"])
+    test = got["data"].test_ids
+    responses = rows_of(got["data"], test)
+    pred = decoder.predict(got["map"].transform(responses).astype(np.float32))
+    table = decoding_scores(pred, got["fs"].align(test))
     table.insert(0, "roi", "shared space")
-    table["n_targets"] = space.n_components_
+    table["n_targets"] = got["map"].forward.shape[1]
     table["n_test"] = len(test)
     result = {"scores": table, "predictions": {"shared space": pred}, "test_ids": test}
-    return {"data": data, "features": fs, "model": model, "result": result}
+    return {
+        "data": got["data"],
+        "features": got["fs"],
+        "model": got["model"],
+        "result": result,
+        "record": got["record"],
+    }

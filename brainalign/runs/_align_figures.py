@@ -23,6 +23,15 @@ def draw_align_figures(run: RunDir, curve, ident, ceiling) -> dict:
     }
 
 
+def _save(fig, path: Path) -> Path:
+    """Write a figure as PNG, atomically."""
+    from brainalign._utils import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    return path
+
+
 def _colours(n: int):
     from matplotlib import colormaps
 
@@ -68,8 +77,7 @@ def _curve_figure(curve: pd.DataFrame, path: Path) -> Path:
     ax.set_ylabel("held-out mean r (all targets)")
     ax.set_title("New subject through the shared space vs its own encoder")
     _legend(ax, subjects, colours, "through the shared space", "own encoder, all its data")
-    fig.savefig(path, dpi=110)
-    return path
+    return _save(fig, path)
 
 
 def _ident_figure(ident: pd.DataFrame, path: Path) -> Path:
@@ -93,8 +101,7 @@ def _ident_figure(ident: pd.DataFrame, path: Path) -> Path:
     ax.set_ylabel("top-1 identification among held-out stimuli")
     ax.set_title("Cross-subject decoding")
     _legend(ax, subjects, colours, "decoder of the others", "own decoder", chance=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return _save(fig, path)
 
 
 def _ceiling_figure(ceiling: pd.DataFrame, path: Path) -> Path:
@@ -132,5 +139,4 @@ def _ceiling_figure(ceiling: pd.DataFrame, path: Path) -> Path:
     ax.set_ylabel("predicting from")
     ax.set_title("Subject-to-subject prediction (held-out mean r)")
     fig.colorbar(image, ax=ax, label="mean r, all targets")
-    fig.savefig(path, dpi=110)
-    return path
+    return _save(fig, path)

@@ -198,7 +198,17 @@ def _decode_shared(spec: DecodeSpec, run: RunDir, cache, progress: bool) -> dict
     for name, value in (("target", spec.target), ("layer", spec.layer), ("model", out["model"])):
         table.insert(0, name, value)
     table.insert(0, "subject", spec.subject)
-    paths = _write(run, table, captions, out["result"], out["features"], spec, caught, out["data"])
+    paths = _write(
+        run,
+        table,
+        captions,
+        out["result"],
+        out["features"],
+        spec,
+        caught,
+        out["data"],
+        out["record"],
+    )
     shown = None if captions is None else captions["table"]
     return {"decoding": table, "captions": shown, "paths": paths}
 
@@ -330,7 +340,7 @@ def _caption_embeddings(extractor, data, kwargs):
     return FeatureSet(mean, data.stimulus_ids, {**fs.metadata, "caption_mean": True})
 
 
-def _write(run: RunDir, table, captions, result, feats, spec, caught, data) -> dict:
+def _write(run: RunDir, table, captions, result, feats, spec, caught, data, extra=None) -> dict:
     run.path.mkdir(parents=True, exist_ok=True)
     paths = {"decoding": run.write_table("decoding", table)}
     if captions is not None:
@@ -343,5 +353,6 @@ def _write(run: RunDir, table, captions, result, feats, spec, caught, data) -> d
             np.savez(tmp, stimulus_ids=test_ids, true=feats.align(test_ids), **arrays)
     test = data.split()[1]
     record = provenance("decode", spec.to_json(), test, messages(caught))
-    paths["run"] = run.record.write({**record, "features": features_record({spec.layer: feats})})
+    features = features_record({spec.layer: feats})
+    paths["run"] = run.record.write({**record, "features": features, **(extra or {})})
     return paths

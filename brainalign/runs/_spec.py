@@ -556,7 +556,7 @@ class AlignSpec(_Options):
             "(hyperalignment) or ridge (maps to a reference subject's principal axes)",
         )
         parser.add_argument(
-            "--components", type=int, default=20, help="dimensions of the shared space"
+            "--n-components", type=int, default=20, help="dimensions of the shared space"
         )
         parser.add_argument(
             "--model", required=True, metavar="SPEC", help="model of the encoders evaluated"
@@ -586,7 +586,7 @@ class AlignSpec(_Options):
             root=args.root,
             subjects=args.subjects,
             method=args.method,
-            n_components=args.components,
+            n_components=args.n_components,
             model=args.model,
             layer=args.layer,
             roi=args.roi,

@@ -44,10 +44,11 @@ def test_space_recovers_the_latent_and_maps_back(method):
         assert resid < 0.15
 
 
-def test_new_subject_is_adapted_without_refitting_the_others():
+@pytest.mark.parametrize("method", ["srm", "srm-prob", "procrustes", "ridge"])
+def test_new_subject_is_adapted_without_refitting_the_others(method):
     latent, ids, data, bases = _subjects(n_subjects=4)
     others = {s: data[s] for s in (1, 2, 3)}
-    space = SharedSpace("srm", 5).fit(others, ids[:80])
+    space = SharedSpace(method, 5).fit(others, ids[:80])
     before = {s: space.maps_[s].forward.copy() for s in others}
     space.add_subject(4, data[4], ids[:40])
     assert space.subjects_ == [1, 2, 3, 4]
@@ -62,19 +63,73 @@ def test_new_subject_is_adapted_without_refitting_the_others():
     assert min(r) > 0.9
     with pytest.raises(DataError, match="not alignment stimuli"):
         space.add_subject(5, data[4], ids[100:])
-    with pytest.raises(DataError, match="needs at least 5 alignment stimuli"):
-        space.add_subject(5, data[4], ids[:3])
+    need = 3 if method == "ridge" else 5
+    with pytest.raises(DataError, match=f"needs at least {need} alignment stimuli"):
+        space.add_subject(5, data[4], ids[: need - 1])
 
 
 def test_save_and_load_give_the_same_maps(tmp_path):
-    _, ids, data, _ = _subjects(n_subjects=3)
-    space = SharedSpace("srm-prob", 4).fit(data, ids[:60])
+    _, ids, data, _ = _subjects(n_subjects=4)
+    three = {s: data[s] for s in (1, 2, 3)}
+    space = SharedSpace("ridge", 4, alphas=[1.0, 10.0]).fit(three, ids[:60])
     loaded = SharedSpace.load(space.save(tmp_path / "space.npz"))
-    assert loaded.subjects_ == ["1", "2", "3"] and loaded.method == "srm-prob"
+    assert loaded.subjects_ == [1, 2, 3] and loaded.method == "ridge"
+    assert loaded.alphas == [1.0, 10.0]  # a new subject is fitted as the others were
     x = data[2].responses[:10]
-    np.testing.assert_allclose(loaded.transform("2", x), space.transform(2, x), rtol=1e-12)
+    np.testing.assert_allclose(loaded.transform(2, x), space.transform(2, x), rtol=1e-12)
     z = space.transform(2, x)
-    np.testing.assert_allclose(loaded.inverse_transform("2", z), space.inverse_transform(2, z))
+    np.testing.assert_allclose(loaded.inverse_transform(2, z), space.inverse_transform(2, z))
+    space.add_subject(4, data[4], ids[:30])
+    loaded.add_subject(4, data[4], ids[:30])
+    x4 = data[4].responses[:10]
+    np.testing.assert_allclose(loaded.transform(4, x4), space.transform(4, x4))
+
+
+def test_text_stimulus_ids_survive_the_file(tmp_path):
+    _, ids, data, _ = _subjects(n_subjects=3)
+    named = {
+        s: BrainData(d.responses, np.array([f"img{i}" for i in d.stimulus_ids], dtype=object))
+        for s, d in data.items()
+    }
+    space = SharedSpace("srm", 3).fit(named)
+    loaded = SharedSpace.load(space.save(tmp_path / "space.npz"))
+    assert loaded.stimulus_ids_.tolist() == space.stimulus_ids_.tolist()
+    loaded.add_subject(9, named[1], space.stimulus_ids_[:10])  # joins the text ids
+
+
+def test_stimuli_outside_the_alignment_set_change_nothing():
+    _, ids, data, _ = _subjects(n_subjects=3)
+    space = SharedSpace("srm", 4).fit(data, ids[:60])
+    rng = np.random.default_rng(9)
+    changed = {}
+    for s, d in data.items():  # new responses to every held-out stimulus
+        responses = d.responses.copy()
+        held = ~np.isin(d.stimulus_ids, ids[:60])
+        responses[held] = rng.standard_normal((held.sum(), d.n_targets))
+        changed[s] = BrainData(responses, d.stimulus_ids)
+    again = SharedSpace("srm", 4).fit(changed, ids[:60])
+    for s in data:
+        np.testing.assert_array_equal(again.maps_[s].forward, space.maps_[s].forward)
+        np.testing.assert_array_equal(again.maps_[s].mean, space.maps_[s].mean)
+
+
+@pytest.mark.parametrize("method", ["srm", "srm-prob", "procrustes", "ridge"])
+def test_the_composed_encoder_is_the_encoder_then_the_map(method):
+    from brainalign.alignment import SharedSpaceEncoder
+    from brainalign.encoding import EncodingModel
+
+    latent, ids, data, _ = _subjects(n_subjects=3)
+    space = SharedSpace(method, 5).fit(data, ids[:80])
+    rng = np.random.default_rng(2)
+    feats = np.c_[latent, rng.standard_normal((len(ids), 3))].astype(np.float32) * 2 + 1
+    order = np.argsort(data[1].stimulus_ids)
+    z = space.transform(1, data[1].responses[order][:80])
+    encoder = EncodingModel(alphas=[0.1, 10.0]).fit(feats[:80], z.astype(np.float32))
+    composed = SharedSpaceEncoder(encoder, space.maps_[3])
+    expected = space.inverse_transform(3, encoder.predict(feats[80:]))
+    np.testing.assert_allclose(composed.predict(feats[80:]), expected, rtol=1e-4, atol=1e-3)
+    assert composed.coef_.shape == (8, data[3].n_targets)
+    assert set(composed.best_alphas_) <= {0.1, 10.0}
 
 
 def test_data_of_other_targets_is_refused():

@@ -41,9 +41,13 @@ def places(nsd_sample, tmp_path_factory):
     pd.DataFrame({"target": [0], "channel": ["Oz"], "time": [0.1], "r": [0.2]}).to_parquet(
         eeg / "scores.parquet"
     )
+    align = base / "align_run"  # a finished align run's record (and a space file)
+    _write_record(align, "align", _align_parameters(nsd_sample))
+    (align / "shared_space.npz").write_bytes(b"")
     bad_toml = base / "bad.toml"
     bad_toml.write_text("this is = = not toml\n")
     found = {"root": nsd_sample, "file": a_file, "foreign": foreign, "layer6": layer6}
+    found["align"] = align
     return {k: str(v) for k, v in {**found, "eeg": eeg, "bad_toml": bad_toml}.items()}
 
 
@@ -52,6 +56,12 @@ def _fit_parameters(root, layer="layer6", dataset="nsd") -> dict:
 
     spec = RunSpec(dataset=dataset, root=str(root), subject=1, model=MODEL, layer=layer)
     return spec.to_json()
+
+
+def _align_parameters(root) -> dict:
+    from brainalign.runs import AlignSpec
+
+    return AlignSpec(dataset="nsd", root=str(root), subjects="1,2,3", model=MODEL).to_json()
 
 
 def _write_record(path, command, parameters) -> None:
@@ -67,6 +77,7 @@ PREFIX = {
     "SWEEP": "compare --dataset nsd --root {root} --models MODEL --out {out} -q",
     "DECODE": "decode --dataset nsd --root {root} --subject 1 --model MODEL --layer layer6 "
     "--out {out} -q",
+    "ALIGN": "align --dataset nsd --root {root} --model MODEL --layer layer6 --out {out} -q",
 }
 _CLIP_WEIGHTS = "open_clip:ViT-B-32@laion2b_s34b_b79k"
 
@@ -110,6 +121,15 @@ CASES = [
     ("decode-target", "DECODE --target sound", 2, "--target"),
     ("decode-captions", "DECODE --captions 0", 2, "captions"),
     ("decode-out-other-run", "DECODE --out {layer6}", 2, "different run"),
+    ("decode-shared-space", "DECODE --shared-space {foreign}", 2, "finished align run"),
+    ("fit-shared-space-fit-run", "FIT --layer layer4 --shared-space {layer6}", 2, "align run"),
+    ("align-two-subjects", "ALIGN --subjects 1,2", 2, "at least 3 different subjects"),
+    ("align-subjects", "ALIGN --subjects 1,2,3", 2, "subject 3"),
+    ("align-layer", "ALIGN --subjects 1,2,3 --layer layr6", 2, "layr6"),
+    ("fit-shared-space-roi", "FIT --layer layer4 --roi FFA-1 --shared-space {align}", 2, "roi"),
+    ("align-method", "ALIGN --subjects 1,2,3 --method cca", 2, "--method"),
+    ("align-components", "ALIGN --subjects 1,2,3 --n-components 0", 2, "n_components"),
+    ("align-adapt", "ALIGN --subjects 1,2,3 --adapt 1,10", 2, "'adapt'"),
     ("caption-missing-run", "caption {out} -q", 2, "run"),
     ("caption-not-a-run", "caption {foreign} -q", 2, "run.json"),
     ("caption-eeg-run", "caption {eeg} -q", 2, "time-resolved"),
@@ -179,7 +199,8 @@ def test_bad_input_fails_in_one_line_and_leaves_nothing(
 
 def test_the_matrix_covers_every_verb_with_forty_cases():
     verbs = {PREFIX.get(c[1].split()[0], c[1]).split()[0] for c in CASES}
-    assert {"info", "fit", "compare", "decode", "caption", "report", "extract", "sample"} <= verbs
+    every = {"info", "fit", "compare", "decode", "caption", "report", "extract", "sample", "align"}
+    assert every <= verbs
     assert len(CASES) >= 40
 
 
