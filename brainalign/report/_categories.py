@@ -9,11 +9,6 @@ from brainalign.report._items import Section, figure, table
 PROFILE_FIGURE = "category_structure_by_layer.png"
 
 
-def is_category_run(contents) -> bool:
-    """Whether the run directory holds a ``categories`` run."""
-    return bool(contents.record) and contents.record.get("command") == "categories"
-
-
 def category_section(contents) -> Section | None:
     """Show every layer's category RDM similarity, the layer RDM and the decoding curve."""
     if contents.rsa is None or contents.rsa.empty:

@@ -23,10 +23,15 @@ def _subjects(n=60, k=4, voxels=(30, 30, 30), noise=0.3, seed=0):
     return latent, bases, data
 
 
-def test_deterministic_srm_equals_fastsrm():
+#: Fewer voxels than stimuli (the SVD path) and more (the stimulus Gram path).
+SHAPES = [(60, 25), (30, 80)]
+
+
+@pytest.mark.parametrize(("n", "v"), SHAPES)
+def test_deterministic_srm_equals_fastsrm(n, v):
     import fastsrm.srm as fastsrm  # the dev extra pins it
 
-    _, _, data = _subjects(voxels=(25, 25, 25))
+    _, _, data = _subjects(n=n, voxels=(v, v, v))
     ours = srm(data, 4, "deterministic", n_iter=30, random_state=3)
     # fastsrm: voxels x stimuli per subject, S (k, n)
     ref_w, ref_s = fastsrm.detsrm([x.T for x in data], 4, n_iter=30, random_state=3)
@@ -58,8 +63,9 @@ def _independent_prob_srm(data, k, n_iter, seed):
     return W, S, sig
 
 
-def test_probabilistic_srm_equals_independent_em():
-    _, _, data = _subjects(voxels=(20, 35, 28))  # per-subject voxel counts
+@pytest.mark.parametrize(("n", "v"), SHAPES)
+def test_probabilistic_srm_equals_independent_em(n, v):
+    _, _, data = _subjects(n=n, voxels=(v, v + 15, v + 8))  # per-subject voxel counts
     ours = srm(data, 4, "probabilistic", n_iter=15, tol=0.0, random_state=1)
     W, S, sig = _independent_prob_srm(data, 4, 15, 1)
     # ours stops after computing S of iteration 16 (no update): compare bases and sigmas
