@@ -65,7 +65,9 @@ def main(argv=None) -> int:
             continue
         fit = getattr(reference, ref_name)
         transposed = [x.T for x in data]
-        ref_s, ref = timed(lambda f=fit: f(transposed, args.k, n_iter=args.iter, random_state=0))
+        ref_s, ref = timed(
+            lambda f=fit, t=transposed: f(t, args.k, n_iter=args.iter, random_state=0)
+        )
         if method == "deterministic":
             gap = np.abs(ours["shared"] - ref[1].T).max()
             print(f"  deterministic SRM: max |shared - fastsrm| = {gap:.1e}")
