@@ -152,6 +152,18 @@ class _Options:
     def _set(self, name, value) -> None:
         object.__setattr__(self, name, value)
 
+    def _check_dataset_and_subjects(self) -> None:
+        """Validate ``dataset``, ``root`` (resolved) and ``subjects`` (a tuple of ints)."""
+        self._set("dataset", _as_text("dataset", self.dataset))
+        if self.root is None:
+            raise _invalid("root", "a dataset folder", None)
+        self._set("root", str(Path(self.root).resolve()))
+        try:
+            subjects = tuple(int(s) for s in as_list("subjects", self.subjects))
+        except (TypeError, ValueError):
+            raise _invalid("subjects", "comma-separated subject numbers", self.subjects) from None
+        self._set("subjects", tuple(_as_int("subjects", s, 1) for s in subjects))
+
     def to_json(self) -> dict:
         """Return the options as a JSON-ready dict (``run.json`` ``parameters``)."""
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -509,18 +521,9 @@ class AlignSpec(_Options):
     adapt: tuple = (10, 25, 50, 100, 200)
 
     def __post_init__(self):
-        self._set("dataset", _as_text("dataset", self.dataset))
-        if self.root is None:
-            raise _invalid("root", "a dataset folder", None)
-        self._set("root", str(Path(self.root).resolve()))
-        try:
-            subjects = tuple(int(s) for s in as_list("subjects", self.subjects))
-        except (TypeError, ValueError):
-            raise _invalid("subjects", "comma-separated subject numbers", self.subjects) from None
-        subjects = tuple(_as_int("subjects", s, 1) for s in subjects)
-        if len(set(subjects)) < 3 or len(set(subjects)) != len(subjects):
+        self._check_dataset_and_subjects()
+        if len(set(self.subjects)) < 3 or len(set(self.subjects)) != len(self.subjects):
             raise _invalid("subjects", "at least 3 different subjects", self.subjects)
-        self._set("subjects", subjects)
         if self.method not in ALIGN_METHODS:
             raise _invalid("method", f"one of {', '.join(ALIGN_METHODS)}", self.method)
         self._set("n_components", _as_int("n_components", self.n_components, 1))
@@ -646,15 +649,7 @@ class SweepSpec(_Options):
     def __post_init__(self):
         from brainalign.compare import RDM_COMPARISONS
 
-        self._set("dataset", _as_text("dataset", self.dataset))
-        if self.root is None:
-            raise _invalid("root", "a dataset folder", None)
-        self._set("root", str(Path(self.root).resolve()))
-        try:
-            subjects = tuple(int(s) for s in as_list("subjects", self.subjects))
-        except (TypeError, ValueError):
-            raise _invalid("subjects", "comma-separated subject numbers", self.subjects) from None
-        self._set("subjects", tuple(_as_int("subjects", s, 1) for s in subjects))
+        self._check_dataset_and_subjects()
         models = as_list("models", self.models)
         self._set("models", tuple(_check_model(m, "models") for m in models))
         self._set("layers", self._check_layers(self.layers))
