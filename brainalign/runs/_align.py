@@ -269,11 +269,11 @@ def _hold_out(spec: AlignSpec, data: dict, held, split: dict, fs) -> dict:
     within_dec = DecodingModel(alphas=spec.alphas, cv=spec.cv, backend=spec.backend)
     within_dec.fit(rows_of(target, own).astype(np.float32), f_own)
     ident = [_ident_rows(held, "within-subject", None, within_dec.predict(y_test), f_test)]
-    curve = []
+    curve, masks = [], roi_masks(target)
     for m in split["sizes"]:
         space.add_subject(held, target, split["order"][:m])
         pred = SharedSpaceEncoder(encoder, space.maps_[held]).predict(f_test)
-        curve.append(_curve_rows(held, m, target, _r(y_test, pred), within_r))
+        curve.append(_curve_rows(held, m, masks, _r(y_test, pred), within_r))
         decoded = decoder.predict(space.transform(held, y_test).astype(np.float32))
         ident.append(_ident_rows(held, "cross-subject", m, decoded, f_test))
     return {"curve": pd.concat(curve, ignore_index=True), "identification": pd.concat(ident)}
@@ -307,21 +307,30 @@ def _r(y, pred) -> np.ndarray:
     return pearson_r(y, pred)
 
 
-def roi_means(data, values) -> pd.DataFrame:
-    """Mean of a per-target value in every ROI (files and labels) and over all targets."""
-    rows = [{"roi": "all targets", "mean": float(np.nanmean(values)), "n_targets": len(values)}]
+def roi_masks(data) -> dict:
+    """Return ``{"all targets": every target, ROI name: its targets}`` (non-empty ROIs)."""
+    masks = {"all targets": np.ones(data.n_targets, dtype=bool)}
     for name in data.roi_names():
         mask = data.roi_mask(name)
         if mask.any():
-            rows.append(
-                {"roi": name, "mean": float(np.nanmean(values[mask])), "n_targets": int(mask.sum())}
-            )
-    return pd.DataFrame(rows)
+            masks[name] = mask
+    return masks
 
 
-def _curve_rows(held, m, data, shared_r, within_r) -> pd.DataFrame:
-    shared = roi_means(data, shared_r)
-    within = roi_means(data, within_r)
+def roi_means(masks: dict, values) -> pd.DataFrame:
+    """Mean of a per-target value over each mask of :func:`roi_masks`."""
+    values = np.asarray(values)
+    return pd.DataFrame(
+        [
+            {"roi": name, "mean": float(np.nanmean(values[m])), "n_targets": int(m.sum())}
+            for name, m in masks.items()
+        ]
+    )
+
+
+def _curve_rows(held, m, masks, shared_r, within_r) -> pd.DataFrame:
+    shared = roi_means(masks, shared_r)
+    within = roi_means(masks, within_r)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = shared["mean"] / within["mean"]
     return pd.DataFrame(
@@ -363,9 +372,10 @@ def _predictivity_table(data: dict, align_ids, test_ids, alphas) -> pd.DataFrame
     from brainalign.alignment import subject_predictivity
 
     result = subject_predictivity(data, align_ids, test_ids, alphas)
+    masks = {s: roi_masks(d) for s, d in data.items()}
     parts = []
     for (source, target), r in result.items():
-        table = roi_means(data[target], r)
+        table = roi_means(masks[target], r)
         table.insert(0, "target", target)
         table.insert(0, "source", str(source))
         parts.append(table.rename(columns={"mean": "mean_r"}))
