@@ -70,6 +70,104 @@ def alignment_run(alignment_sample, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def sample_fit_run(nsd_sample, tmp_path_factory) -> Path:
+    """Fit SampleNet layer6 of the sample's subject 1 (read by captions and synthesis)."""
+    from brainalign.runs import fit_subject
+
+    out = tmp_path_factory.mktemp("sample_fit") / "run_fit"
+    with pytest.warns(UserWarning, match="Dropped 4 of"):
+        fit_subject("nsd", nsd_sample, 1, "torch:brainalign.data.sample:SampleNet@0", out,
+                    layer="layer6", n_permutations=10, figures=False, progress=False)  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="session")
+def sample_encoder(sample_fit_run) -> dict:
+    """Return :func:`brainalign.runs.load_encoder` of the sample fit, calibrated on its bank."""
+    from brainalign.runs import load_encoder
+
+    with pytest.warns(UserWarning, match="Dropped 4 of"):
+        ctx = load_encoder(sample_fit_run, device="cpu")
+    ctx["encoder"].calibrate(ctx["bank"])
+    return ctx
+
+
+@pytest.fixture(scope="session")
+def synthesis_run(sample_fit_run, tmp_path_factory) -> Path:
+    """``brainalign synthesize`` (gradient ascent) for two ROIs of the sample's fit run."""
+    from brainalign.cli import main
+
+    out = tmp_path_factory.mktemp("synthesis") / "run"
+    argv = ["synthesize", str(sample_fit_run), "--roi", "FFA-1,V1v", "--n", "2", "--steps", "40"]
+    with pytest.warns(UserWarning, match="Dropped 4 of"):
+        assert main([*argv, "--size", "68", "--device", "cpu", "--out", str(out), "-q"]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_diffusion(tmp_path_factory) -> Path:
+    """Save a tiny, randomly initialised Stable Diffusion pipeline in the diffusers layout.
+
+    UNet (2 blocks, cross-attention), VAE (32 px images, 16 px latents), a 1-layer
+    CLIP text encoder and a CLIP tokenizer with a 54-token vocabulary: built from
+    configs, nothing downloaded.
+    """
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    folder = tmp_path_factory.mktemp("tiny_sd")
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for c in "abcdefghijklmnopqrstuvwxyz":
+        vocab[c], vocab[c + "</w>"] = len(vocab), len(vocab) + 1
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = CLIPTokenizer(
+        str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=8
+    )
+    torch.manual_seed(0)
+    text = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(vocab),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            max_position_embeddings=8,
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+        )  # fmt: skip
+    )
+    unet = UNet2DConditionModel(
+        sample_size=16, in_channels=4, out_channels=4, block_out_channels=(16, 32),
+        layers_per_block=1, down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=16,
+        attention_head_dim=4, norm_num_groups=8,
+    )  # fmt: skip
+    vae = AutoencoderKL(
+        block_out_channels=(8, 16), down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, norm_num_groups=8,
+        sample_size=32,
+    )  # fmt: skip
+    scheduler = DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085,
+                              beta_end=0.012, clip_sample=False, set_alpha_to_one=False,
+                              steps_offset=1)  # fmt: skip
+    parts = {"vae": vae, "text_encoder": text, "tokenizer": tokenizer, "unet": unet}
+    pipe = StableDiffusionPipeline(
+        **parts, scheduler=scheduler, safety_checker=None, feature_extractor=None,
+        requires_safety_checker=False,
+    )  # fmt: skip
+    pipe.save_pretrained(folder / "pipeline")
+    return folder / "pipeline"
+
+
+@pytest.fixture(scope="session")
 def ground_truth(nsd_sample) -> dict:
     """Read the sample's ground_truth.json."""
     return json.loads((nsd_sample / "ground_truth.json").read_text())

@@ -17,6 +17,7 @@ import brainalign
         "brainalign.exceptions",
         "brainalign.compare",
         "brainalign.alignment",
+        "brainalign.synthesis",
         "brainalign.runs",
         "brainalign.report",
     ],

@@ -27,6 +27,7 @@ from brainalign.cli import (
     _info,
     _report,
     _sample,
+    _synthesize,
 )
 
 _VERBS = {
@@ -40,6 +41,7 @@ _VERBS = {
     "categories": _categories,
     "align": _align,
     "caption": _caption,
+    "synthesize": _synthesize,
     "report": _report,
     "demo": _demo,
 }

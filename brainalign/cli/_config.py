@@ -15,8 +15,9 @@ from pathlib import Path
 
 from brainalign.exceptions import ParameterError
 
-#: Options that describe how to run, not what to compute (never written to configs).
-_NOT_CONFIG = {"run", "verb", "verbose", "quiet", "config", "help", "overwrite"}
+#: Options that describe how to run, not what to compute, and the positional run
+#: directory a verb reads (never written to configs).
+_NOT_CONFIG = {"run", "run_dir", "verb", "verbose", "quiet", "config", "help", "overwrite"}
 
 
 def expand_config(parser, argv: list[str]) -> list[str]:

@@ -1,5 +1,6 @@
 """Features layer: extract pooled layer embeddings of vision and language models."""
 
+from brainalign.features._cache import load_reduction
 from brainalign.features._check import check_model, model_layers
 from brainalign.features._convert import (
     INSTALLED_WEIGHTS,
@@ -34,6 +35,7 @@ __all__ = [
     "list_layers",
     "list_models",
     "load_model",
+    "load_reduction",
     "load_state_dict_by_order",
     "model_label",
     "model_layers",

@@ -82,3 +82,40 @@ def load_batch(folder: Path, index: int) -> dict | None:
         return None
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+def load_reduction(cache_dir, features) -> dict | None:
+    """Return the fitted reduction (``pca``/``srp``) behind cached features, or None.
+
+    Parameters
+    ----------
+    cache_dir : str or Path
+        Feature cache the features were read from.
+    features : FeatureSet
+        Features returned by :meth:`FeatureExtractor.extract` with that cache.
+
+    Returns
+    -------
+    dict or None
+        ``mean`` (d,) and ``components`` (k, d): ``(x - mean) @ components.T``; None
+        when the pooling fits nothing.
+
+    Raises
+    ------
+    DataError
+        When the pooling is fitted but the cache entry has no ``reduction.npz``.
+    """
+    from brainalign.exceptions import DataError
+    from brainalign.features._spec import Pooling
+
+    meta = features.metadata
+    if not Pooling.parse(meta.get("pooling", "auto")).fitted:
+        return None
+    path = entry_dir(cache_dir, meta["model"], meta["key"]) / "reduction.npz"
+    if not path.is_file():
+        raise DataError(
+            f"The {meta['pooling']} reduction of layer {meta.get('layer')!r} is not in the "
+            f"feature cache {cache_dir} (no {path.name}); extract the layer again."
+        )
+    with np.load(path, allow_pickle=False) as npz:
+        return {"mean": npz["mean"], "components": npz["components"]}

@@ -72,6 +72,12 @@ STYLES = {
     "bestmodelr": StatStyle(
         "Held-out r of the chosen model", "r (Pearson, test images)", "diverging", "RdBu_r"
     ),
+    "activation_z": StatStyle(
+        "Predicted activation",
+        "predicted activation (SDs above the bank's mean)",
+        "diverging",
+        "RdBu_r",
+    ),
     "bestlayer": StatStyle("Best layer (inner CV)", "layer", "categorical", "tab10"),
     "bestmodel": StatStyle("Best model (inner CV)", "model", "categorical", "tab10"),
 }

@@ -11,7 +11,15 @@ from pathlib import Path
 
 from brainalign._utils import atomic_path, get_logger
 from brainalign.exceptions import DataError
-from brainalign.report import _align, _captions, _categories, _rsa, _sections, _timeseries
+from brainalign.report import (
+    _align,
+    _captions,
+    _categories,
+    _rsa,
+    _sections,
+    _synthesis,
+    _timeseries,
+)
 from brainalign.report._contents import read_contents
 
 logger = get_logger(__name__)
@@ -43,10 +51,17 @@ ALIGN_SECTION_BUILDERS = (
     _sections.warnings_section,
     _align.align_section,
 )
+#: The sections of a ``synthesize`` run.
+SYNTHESIS_SECTION_BUILDERS = (
+    _sections.provenance_section,
+    _sections.warnings_section,
+    _synthesis.synthesis_section,
+)
 #: Runs whose command has a section list of its own (the others get SECTION_BUILDERS).
 COMMAND_SECTION_BUILDERS = {
     "categories": CATEGORY_SECTION_BUILDERS,
     "align": ALIGN_SECTION_BUILDERS,
+    "synthesize": SYNTHESIS_SECTION_BUILDERS,
 }
 _TEMPLATES = "templates"
 

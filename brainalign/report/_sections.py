@@ -17,6 +17,8 @@ from brainalign.report._items import Section, figure, links, pairs, table, varyi
 MAP_STATS = ("r", "ncr2", "log10pfdr", "bestlayer", "bestr", "bestmodel", "bestmodelr")
 #: run.json keys shown in the provenance block (the rest go under "other").
 _KNOWN_KEYS = ("command", "date", "versions", "parameters", "data", "seed", "warnings", "tasks")
+#: Keys of a synthesis run's record that its own section shows (or that are too long).
+_SECTION_KEYS = ("source", "summary", "calibration", "rois")
 #: Figures a sweep draws itself (``brainalign compare``), shown in the sweep section.
 SWEEP_FIGURES = {
     "layer_profiles.png": ("Layer profile per ROI.", "sweep-profiles"),
@@ -63,14 +65,21 @@ def provenance_section(contents) -> Section | None:
         return None
     params = record.get("parameters") or {}
     data = record.get("data") or {}
+    source = record.get("source") or {}  # a run made from another run (synthesize)
     summary = {
         "run directory": contents.path.name,
         "command": record.get("command"),
         "date": record.get("date"),
-        "dataset": _first(params, "dataset") or data.get("dataset"),
-        "subject": _first(params, "subject", "subjects") or _from_tables(contents, "subject"),
-        "model": _first(params, "model", "models") or _from_tables(contents, "model"),
-        "layer": _first(params, "layer", "layers") or _from_tables(contents, "layer"),
+        "dataset": _first(params, "dataset") or data.get("dataset") or source.get("dataset"),
+        "subject": _first(params, "subject", "subjects")
+        or source.get("subject")
+        or _from_tables(contents, "subject"),
+        "model": _first(params, "model", "models")
+        or source.get("model")
+        or _from_tables(contents, "model"),
+        "layer": _first(params, "layer", "layers")
+        or source.get("layer")
+        or _from_tables(contents, "layer"),
         "seed": record.get("seed", params.get("seed")),
     }
     summary.update({k: v for k, v in data.items() if "sha" in k or "hash" in k})
@@ -82,7 +91,7 @@ def provenance_section(contents) -> Section | None:
     for key, caption in (("versions", "Versions"), ("parameters", "Parameters"), ("data", "Data")):
         if isinstance(record.get(key), dict) and record[key]:
             section.items.append(pairs(caption, record[key]))
-    other = {k: v for k, v in record.items() if k not in _KNOWN_KEYS}
+    other = {k: v for k, v in record.items() if k not in _KNOWN_KEYS + _SECTION_KEYS}
     if other:
         text = json.dumps(other, indent=2, default=str)
         section.items.append({"kind": "code", "caption": "Other records", "text": text})

@@ -11,7 +11,8 @@ every file of a run directory:
   of ``run.json`` and ``sweep.json``;
 * :func:`fit_one`: the single encoding fit behind ``fit`` and every sweep task, with its
   post-steps (surface projections and extra scores the dataset offers, figures);
-* :func:`fit_subject`, :func:`run_sweep`, :func:`decode_subject`, :func:`caption_run`.
+* :func:`fit_subject`, :func:`run_sweep`, :func:`decode_subject`, :func:`caption_run`,
+  :func:`synthesize` (images for a fit run's ROIs).
 """
 
 from brainalign.runs._align import align_subjects, run_align
@@ -30,8 +31,9 @@ from brainalign.runs._fit import (
     run_fit,
 )
 from brainalign.runs._rundir import MAP_STATS, RunDir, RunRecord
-from brainalign.runs._spec import AlignSpec, DecodeSpec, RunSpec, SweepSpec
+from brainalign.runs._spec import AlignSpec, DecodeSpec, RunSpec, SweepSpec, SynthesisSpec
 from brainalign.runs._sweep import collect_sweep, run_sweep, sweep
+from brainalign.runs._synthesis import load_encoder, synthesize
 
 __all__ = [
     "AlignSpec",
@@ -41,6 +43,7 @@ __all__ = [
     "RunRecord",
     "RunSpec",
     "SweepSpec",
+    "SynthesisSpec",
     "align_subjects",
     "caption_run",
     "category_rdm",
@@ -52,6 +55,7 @@ __all__ = [
     "fit_one",
     "fit_subject",
     "load_averaged",
+    "load_encoder",
     "map_values",
     "provenance",
     "read_fit_run",
@@ -64,5 +68,6 @@ __all__ = [
     "run_fit",
     "run_sweep",
     "sweep",
+    "synthesize",
     "write_top_images",
 ]

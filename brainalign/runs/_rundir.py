@@ -21,6 +21,7 @@ Layout::
     RUN/tasks/<task>/                  a sweep's tasks, each a complete fit run
     RUN/rsa/<task>_{features,roi-<roi>}_<method>.npz
     RUN/top_images/<roi>/<rank>_<id>.png
+    RUN/images/<roi>/<rank>_<id>.png  a synthesis run's images (baseline/: the reference)
     RUN/sweep.json                     a sweep's manifest (RunRecord)
 """
 
@@ -434,9 +435,13 @@ class RunDir:
         """Folder of the top-image thumbnails, one sub-folder per ROI."""
         return self.path / "top_images"
 
+    def synthesis_images_of(self, roi: str) -> Path:
+        """Images a synthesis run made (or chose) for one ROI, with their tables."""
+        return self.path / "images" / _folder_name(roi)
+
     def top_images_of(self, roi: str) -> Path:
         """Thumbnail folder of one ROI."""
-        return self.top_images / "".join(c if c.isalnum() or c in "-_." else "_" for c in roi)
+        return self.top_images / _folder_name(roi)
 
     # -- sweeps -------------------------------------------------------------------
     @staticmethod
@@ -480,8 +485,13 @@ class RunDir:
 EXECUTION_KEYS = frozenset({"workers", "scheduler", "cache_dir", "device", "backend"})
 
 #: Names a run writes at its top level (anything else is not a run's).
-_RUN_DIRS = frozenset({"maps", "figures", "features", "tasks", "rsa", "top_images"})
+_RUN_DIRS = frozenset({"maps", "figures", "features", "tasks", "rsa", "top_images", "images"})
 _RUN_SUFFIXES = (".parquet", ".npz", ".json", ".tmp", ".html", ".toml", ".yaml")
+
+
+def _folder_name(text: str) -> str:
+    """Return a folder name for an ROI (letters, digits, ``-_.``; anything else ``_``)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(text))
 
 
 def _run_entry(name: str) -> bool:

@@ -121,48 +121,11 @@ _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Options:
-    """Options shared by every pipeline: features, ridge, permutations, seed."""
-
-    pooling: str = "auto"
-    preprocess: str | None = None
-    alphas: tuple | None = None
-    cv: int = 5
-    n_permutations: int = 1000
-    device: str = "auto"
-    backend: str = "numpy"
-    seed: int = 0
-    cache_dir: str | None = None
-
-    def _check_options(self) -> None:
-        self._set("pooling", _check_pooling(self.pooling))
-        self._set("preprocess", _check_preprocess(self.preprocess))
-        self._set("alphas", _alphas(self.alphas))
-        self._set("cv", _as_int("cv", self.cv, 2))
-        self._set("n_permutations", _as_int("n_permutations", self.n_permutations, 1))
-        self._set("device", _as_text("device", self.device))
-        if not _DEVICE.fullmatch(self.device):
-            raise _invalid("device", "auto, cpu, cuda, cuda:<n> or mps", self.device)
-        if self.backend not in BACKENDS:
-            raise _invalid("backend", f"one of {', '.join(BACKENDS)}", self.backend)
-        self._set("seed", _as_int("seed", self.seed, 0))
-        if self.cache_dir is not None:
-            self._set("cache_dir", str(self.cache_dir))
+class _Spec:
+    """What every spec can do: set a checked value, JSON round trip, replace."""
 
     def _set(self, name, value) -> None:
         object.__setattr__(self, name, value)
-
-    def _check_dataset_and_subjects(self) -> None:
-        """Validate ``dataset``, ``root`` (resolved) and ``subjects`` (a tuple of ints)."""
-        self._set("dataset", _as_text("dataset", self.dataset))
-        if self.root is None:
-            raise _invalid("root", "a dataset folder", None)
-        self._set("root", str(Path(self.root).resolve()))
-        try:
-            subjects = tuple(int(s) for s in as_list("subjects", self.subjects))
-        except (TypeError, ValueError):
-            raise _invalid("subjects", "comma-separated subject numbers", self.subjects) from None
-        self._set("subjects", tuple(_as_int("subjects", s, 1) for s in subjects))
 
     def to_json(self) -> dict:
         """Return the options as a JSON-ready dict (``run.json`` ``parameters``)."""
@@ -207,6 +170,48 @@ class _Options:
     def replace(self, **changes):
         """Return a copy with some options changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Options(_Spec):
+    """Options shared by every pipeline: features, ridge, permutations, seed."""
+
+    pooling: str = "auto"
+    preprocess: str | None = None
+    alphas: tuple | None = None
+    cv: int = 5
+    n_permutations: int = 1000
+    device: str = "auto"
+    backend: str = "numpy"
+    seed: int = 0
+    cache_dir: str | None = None
+
+    def _check_options(self) -> None:
+        self._set("pooling", _check_pooling(self.pooling))
+        self._set("preprocess", _check_preprocess(self.preprocess))
+        self._set("alphas", _alphas(self.alphas))
+        self._set("cv", _as_int("cv", self.cv, 2))
+        self._set("n_permutations", _as_int("n_permutations", self.n_permutations, 1))
+        self._set("device", _as_text("device", self.device))
+        if not _DEVICE.fullmatch(self.device):
+            raise _invalid("device", "auto, cpu, cuda, cuda:<n> or mps", self.device)
+        if self.backend not in BACKENDS:
+            raise _invalid("backend", f"one of {', '.join(BACKENDS)}", self.backend)
+        self._set("seed", _as_int("seed", self.seed, 0))
+        if self.cache_dir is not None:
+            self._set("cache_dir", str(self.cache_dir))
+
+    def _check_dataset_and_subjects(self) -> None:
+        """Validate ``dataset``, ``root`` (resolved) and ``subjects`` (a tuple of ints)."""
+        self._set("dataset", _as_text("dataset", self.dataset))
+        if self.root is None:
+            raise _invalid("root", "a dataset folder", None)
+        self._set("root", str(Path(self.root).resolve()))
+        try:
+            subjects = tuple(int(s) for s in as_list("subjects", self.subjects))
+        except (TypeError, ValueError):
+            raise _invalid("subjects", "comma-separated subject numbers", self.subjects) from None
+        self._set("subjects", tuple(_as_int("subjects", s, 1) for s in subjects))
 
     @staticmethod
     def add_model_arguments(parser, permutations: int | None = 1000) -> None:
@@ -751,4 +756,205 @@ class SweepSpec(_Options):
             workers=args.workers,
             scheduler=args.scheduler,
             **cls._option_values(args),
+        )
+
+
+#: How images are made for an ROI.
+SYNTHESIS_METHODS = ("bank", "ascent", "diffusion")
+#: Default steps of each generator.
+SYNTHESIS_STEPS = {"bank": None, "ascent": 128, "diffusion": 50}
+
+
+def _as_float(name: str, value, minimum: float, strict: bool = False) -> float:
+    expected = f"a number {'>' if strict else '>='} {minimum:g}"
+    if isinstance(value, bool):
+        raise _invalid(name, expected, value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise _invalid(name, expected, value) from None
+    finite = number == number and abs(number) != float("inf")
+    if not finite or number < minimum or (strict and number == minimum):
+        raise _invalid(name, expected, value)
+    return number
+
+
+def _folder(name: str, value, marker: str, what: str) -> str:
+    path = Path(_as_text(name, str(value))).resolve()
+    if not (path / marker).is_file():
+        raise _invalid(name, f"{what} (a folder with {marker})", str(value))
+    return str(path)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SynthesisSpec(_Spec):
+    """The options of a synthesis run: images made or chosen for the ROIs of a fit run.
+
+    Parameters
+    ----------
+    run : str
+        The fit run whose encoder drives the images (an fMRI run).
+    rois : sequence of str, optional
+        Target ROIs (default: every ROI of the data but ``nsdgeneral``).
+    method : {"bank", "ascent", "diffusion"}
+        Bank search, gradient ascent in image space, or encoder-guided diffusion.
+    n : int
+        Images kept per ROI.
+    n_candidates : int, optional
+        Images made per ROI before the encoder keeps the best ``n`` (generators).
+    steps : int, optional
+        Optimisation or denoising steps (default: 128 for ascent, 50 for diffusion).
+    size : int, optional
+        Side of generated images, pixels (default: the model's or pipeline's).
+    lr : float
+        Ascent learning rate.
+    selectivity : float
+        Weight of the other ROIs in the objective (``z_target - w mean(z_others)``).
+    guidance_scale : float
+        Diffusion guidance scale.
+    pipeline : str, optional
+        Local diffusers pipeline folder (``model_index.json``; diffusion only).
+    prompt : str
+        Text prompt of a text-conditioned pipeline (default: empty, as BrainDiVE).
+    bank : str, optional
+        An embedding bank folder (``embeddings.npy``, in the run's feature space)
+        searched and used for calibration instead of the training images.
+    batch_size : int
+        Images optimised together.
+    seed : int
+        Base seed (image ``i``: ``seed * 100003 + i``).
+    device : str
+        Torch device.
+    """
+
+    run: str = None
+    rois: tuple | None = None
+    method: str = "ascent"
+    n: int = 16
+    n_candidates: int | None = None
+    steps: int | None = None
+    size: int | None = None
+    lr: float = 0.05
+    selectivity: float = 0.0
+    guidance_scale: float = 130.0
+    pipeline: str | None = None
+    prompt: str = ""
+    bank: str | None = None
+    batch_size: int = 8
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self):
+        self._set("run", _folder("run", self.run, "run.json", "a fit run directory"))
+        if self.rois is not None:
+            self._set("rois", as_list("rois", self.rois))
+        if self.method not in SYNTHESIS_METHODS:
+            raise _invalid("method", f"one of {', '.join(SYNTHESIS_METHODS)}", self.method)
+        self._set("n", _as_int("n", self.n, 1))
+        if self.n_candidates is not None:
+            self._set("n_candidates", _as_int("n_candidates", self.n_candidates, self.n))
+        if self.steps is not None:
+            self._set("steps", _as_int("steps", self.steps, 1))
+        if self.size is not None:
+            self._set("size", _as_int("size", self.size, 16))
+        self._set("lr", _as_float("lr", self.lr, 0.0, strict=True))
+        self._set("selectivity", _as_float("selectivity", self.selectivity, 0.0))
+        self._set("guidance_scale", _as_float("guidance_scale", self.guidance_scale, 0.0))
+        if (self.method == "diffusion") != (self.pipeline is not None):
+            expected = (
+                "a local diffusers pipeline folder with --method diffusion"
+                if self.method == "diffusion"
+                else "no pipeline unless --method diffusion"
+            )
+            raise _invalid("pipeline", expected, self.pipeline)
+        if self.pipeline is not None:
+            self._set(
+                "pipeline", _folder("pipeline", self.pipeline, "model_index.json", "a pipeline")
+            )
+        if self.bank is not None:
+            self._set("bank", _folder("bank", self.bank, "embeddings.npy", "an embedding bank"))
+        self._set("prompt", str(self.prompt))
+        self._set("batch_size", _as_int("batch_size", self.batch_size, 1))
+        self._set("seed", _as_int("seed", self.seed, 0))
+        self._set("device", _as_text("device", self.device))
+        if not _DEVICE.fullmatch(self.device):
+            raise _invalid("device", "auto, cpu, cuda, cuda:<n> or mps", self.device)
+
+    @property
+    def n_steps(self) -> int | None:
+        """Steps of the generator (the method's default when not given)."""
+        return self.steps if self.steps is not None else SYNTHESIS_STEPS[self.method]
+
+    @classmethod
+    def add_arguments(cls, parser) -> None:
+        """Add the synthesis options to a verb's parser."""
+        parser.add_argument("run_dir", metavar="RUN", help="fit run directory (fMRI)")
+        parser.add_argument(
+            "--rois",
+            "--roi",
+            default=None,
+            help="comma-separated target ROIs (default: every ROI but nsdgeneral)",
+        )
+        parser.add_argument(
+            "--method",
+            default="ascent",
+            choices=list(SYNTHESIS_METHODS),
+            help="bank: best images of the bank; ascent: gradient ascent in image space; "
+            "diffusion: encoder-guided diffusion with --pipeline (default: ascent)",
+        )
+        parser.add_argument("--n", type=int, default=16, help="images per ROI (default: 16)")
+        parser.add_argument(
+            "--candidates",
+            type=int,
+            default=None,
+            help="images made per ROI before the encoder keeps the best --n (default: --n)",
+        )
+        parser.add_argument(
+            "--steps", type=int, default=None, help="steps (default: ascent 128, diffusion 50)"
+        )
+        parser.add_argument("--size", type=int, default=None, help="image side, pixels")
+        parser.add_argument("--lr", type=float, default=0.05, help="ascent learning rate")
+        parser.add_argument(
+            "--selectivity",
+            type=float,
+            default=0.0,
+            help="weight w of the other ROIs: maximise z_target - w mean(z_others) (default 0)",
+        )
+        parser.add_argument(
+            "--guidance-scale", type=float, default=130.0, help="diffusion guidance (default 130)"
+        )
+        parser.add_argument(
+            "--pipeline", default=None, metavar="DIR", help="local diffusers pipeline folder"
+        )
+        parser.add_argument("--prompt", default="", help="text prompt of the pipeline")
+        parser.add_argument(
+            "--bank",
+            default=None,
+            metavar="DIR",
+            help="embedding bank folder searched and calibrated on (default: training images)",
+        )
+        parser.add_argument("--batch-size", type=int, default=8, help="images per batch")
+        parser.add_argument("--seed", type=int, default=0, help="base seed of the images")
+        parser.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda")
+
+    @classmethod
+    def from_args(cls, args):
+        """Build the spec from a parsed command line."""
+        return cls(
+            run=args.run_dir,
+            rois=args.rois,
+            method=args.method,
+            n=args.n,
+            n_candidates=args.candidates,
+            steps=args.steps,
+            size=args.size,
+            lr=args.lr,
+            selectivity=args.selectivity,
+            guidance_scale=args.guidance_scale,
+            pipeline=args.pipeline,
+            prompt=args.prompt,
+            bank=args.bank,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            device=args.device,
         )

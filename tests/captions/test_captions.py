@@ -25,7 +25,7 @@ from brainalign.captions import (
 from brainalign.captions._units import voxel_selection_scores
 from brainalign.encoding import EncodingModel, pearson_r
 from brainalign.exceptions import DataError, ParameterError
-from brainalign.runs import caption_run, fit_subject
+from brainalign.runs import caption_run
 
 SAMPLE_MODEL = "torch:brainalign.data.sample:SampleNet@0"
 #: ROIs whose caption must name their planted word (face, house and word ROIs).
@@ -33,12 +33,9 @@ MUST_NAME = ("FFA-1", "OFA", "PPA", "OPA", "VWFA-1", "OWFA")
 
 
 @pytest.fixture(scope="module")
-def fit_run(nsd_sample, tmp_path_factory):
-    out = tmp_path_factory.mktemp("captions") / "run_fit"
-    with pytest.warns(UserWarning, match="Dropped 4 of"):
-        fit_subject("nsd", nsd_sample, 1, SAMPLE_MODEL, out, layer="layer6", n_permutations=20,
-                    progress=False)  # fmt: skip
-    return out
+def fit_run(sample_fit_run):
+    """Return the session's SampleNet layer6 fit of subject 1."""
+    return sample_fit_run
 
 
 @pytest.fixture(scope="module")

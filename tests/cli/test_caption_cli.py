@@ -4,16 +4,11 @@ import pandas as pd
 import pytest
 
 from brainalign.cli import main
-from brainalign.runs import fit_subject
 
 
 @pytest.fixture(scope="module")
-def fit_run(nsd_sample, tmp_path_factory):
-    out = tmp_path_factory.mktemp("caption_cli") / "run_fit"
-    with pytest.warns(UserWarning, match="Dropped 4 of"):
-        fit_subject("nsd", nsd_sample, 1, "torch:brainalign.data.sample:SampleNet@0", out,
-                    layer="layer6", n_permutations=10, progress=False)  # fmt: skip
-    return out
+def fit_run(sample_fit_run):
+    return sample_fit_run
 
 
 def test_caption_writes_the_table_and_thumbnails(fit_run, capsys):

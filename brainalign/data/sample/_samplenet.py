@@ -97,6 +97,12 @@ def SampleNet(seed: int = 0, width: int = 256, depth: int = 6, gain: float = 4.0
             """Map uint8 images ``(n, H, W, 3)`` to pooled input ``(n, 3, 17, 17)``."""
             return pool_images(np.asarray(images), INPUT_GRID)
 
+        @staticmethod
+        def preprocess_tensor(images):
+            """Differentiable :meth:`preprocess` of float images ``(n, 3, H, W)`` in [0, 1]."""
+            pooled = torch.nn.functional.adaptive_avg_pool2d(images, INPUT_GRID)
+            return pooled - pooled.mean(dim=(1, 2, 3), keepdim=True)
+
         def forward(self, x):
             return self.forward_layers(x)[self.layer_names[-1]]
 
