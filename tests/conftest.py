@@ -70,6 +70,37 @@ def alignment_run(alignment_sample, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def spatial_sample(tmp_path_factory) -> Path:
+    """Build the spatial sample (planted receptive fields on SamplePatchNet's tokens)."""
+    from brainalign.data.sample import SPATIAL_SAMPLE, write_nsd_sample
+
+    return write_nsd_sample(tmp_path_factory.mktemp("spatial") / "nsd", seed=0, **SPATIAL_SAMPLE)
+
+
+#: ROIs the spatial runs fit (every planted ROI with a layer or attributes).
+SPATIAL_ROIS = "prf-visualrois,floc-bodies,floc-faces,floc-places,floc-words"
+
+
+@pytest.fixture(scope="session")
+def spatial_runs(spatial_sample, tmp_path_factory) -> dict:
+    """``fit --encoder attention`` (tokens) and ``fit`` (ridge, spatial mean) of the sample.
+
+    Returns the two run directories (``attention``, ``ridge``) and the fitted ``rois``.
+    """
+    from brainalign.cli import main
+
+    root = tmp_path_factory.mktemp("spatial_runs")
+    common = ["fit", "--dataset", "nsd", "--root", str(spatial_sample), "--subject", "1",
+              "--model", "torch:brainalign.data.sample:SamplePatchNet@0", "--layer", "block",
+              "--roi", SPATIAL_ROIS, "--permutations", "20", "--device", "cpu", "-q"]  # fmt: skip
+    runs = {"attention": root / "attention", "ridge": root / "ridge"}
+    # the 4 invalid voxels lie outside these ROIs: nothing is dropped, nothing warns
+    assert main([*common, "--encoder", "attention", "--out", str(runs["attention"])]) == 0
+    assert main([*common, "--out", str(runs["ridge"])]) == 0
+    return {**runs, "rois": tuple(SPATIAL_ROIS.split(","))}
+
+
+@pytest.fixture(scope="session")
 def sample_fit_run(nsd_sample, tmp_path_factory) -> Path:
     """Fit SampleNet layer6 of the sample's subject 1 (read by captions and synthesis)."""
     from brainalign.runs import fit_subject

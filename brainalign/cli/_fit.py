@@ -16,6 +16,12 @@ scores gain hemi and vertex columns, RUN/maps holds one .mgh per statistic and
 hemisphere (*_hemi-L_stat-r.mgh), and RUN/figures the maps drawn on the data's meshes
 (or nilearn's fsaverage5 when the vertex counts match).
 
+--encoder attention fits a transformer brain encoder instead of the ridge: one learned
+query per ROI label cross-attends over the layer's patch tokens (pooling tokens) and a
+linear head maps it to that ROI's targets (refitted by cross-validated ridge). Same
+scores and maps, plus RUN/attention.parquet (peak of each ROI's mean attention map),
+RUN/attention/*.npz (the maps of every held-out stimulus) and RUN/figures/attention_*.png.
+
 example:
   brainalign fit --dataset nsd --root sample_nsd --subject 1 \
       --model torch:brainalign.data.sample:SampleNet@0 --layer layer6 --out run_fit
@@ -23,6 +29,9 @@ example:
       --model torch:brainalign.data.sample:SampleNet@0 --layer layer6 --out run_eeg
   brainalign fit --dataset nsd-fsaverage --root sample_nsd --subject 1 \
       --model torch:brainalign.data.sample:SampleNet@0 --layer layer6 --out run_surf
+  brainalign fit --dataset nsd --root sample_spatial --subject 1 \
+      --model torch:brainalign.data.sample:SamplePatchNet@0 --layer block \
+      --roi prf-visualrois,floc-faces --encoder attention --out run_attention
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ def add_arguments(parser) -> None:
     from brainalign.runs import RunSpec
 
     RunSpec.add_arguments(parser, permutations=1000)
+    RunSpec.add_encoder_arguments(parser)
     from brainalign.cli import add_out_argument
 
     add_out_argument(parser)

@@ -17,19 +17,24 @@ The nsd-alignment sample is the NSD sample for shared-space methods (4 subjects,
 3 sessions, 300 shared images): each subject mixes a planted shared latent with its
 own weights, has about 6% fewer nsdgeneral voxels than the grid holds, and the latent
 is written to DIR/shared_latent.npz; its size is fixed (no --sessions, --subjects).
+The nsd-spatial sample plants spatial receptive fields for attention encoders (1
+subject, 4 sessions, 200 held-out images): ROIs are driven by the token at a known
+location of SamplePatchNet's 5 x 5 token map (layer "block"), the locations in
+DIR/ground_truth.json "spatial"; its size is fixed too.
 A folder that already holds the same complete sample is reused.
 
 example:
   brainalign sample nsd --out sample_nsd --seed 0
   brainalign sample nsd-alignment --out sample_alignment --seed 0
+  brainalign sample nsd-spatial --out sample_spatial --seed 0
   brainalign sample things-eeg2 --out sample_eeg --seed 0
   brainalign sample algonauts2023 --out sample_algonauts --seed 0
 """
 
 from __future__ import annotations
 
-_NAMES = ["nsd", "nsd-alignment", "things-eeg2", "algonauts2023"]
-#: Defaults of --sessions and --subjects (nsd-alignment has its own, fixed).
+_NAMES = ["nsd", "nsd-alignment", "nsd-spatial", "things-eeg2", "algonauts2023"]
+#: Defaults of --sessions and --subjects (nsd-alignment and nsd-spatial have their own).
 _SESSIONS, _SUBJECTS = 4, 2
 
 
@@ -48,8 +53,8 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     """Write the sample and print its path."""
-    if args.name == "nsd-alignment":
-        print(_write_alignment(args))
+    if args.name in ("nsd-alignment", "nsd-spatial"):
+        print(_write_fixed(args))
         return 0
     sessions = _SESSIONS if args.sessions is None else args.sessions
     subjects = _SUBJECTS if args.subjects is None else args.subjects
@@ -83,15 +88,16 @@ def run(args) -> int:
     return 0
 
 
-def _write_alignment(args):
-    """Write the nsd-alignment sample (its size is fixed by ``ALIGNMENT_SAMPLE``)."""
-    from brainalign.data.sample import ALIGNMENT_SAMPLE, write_nsd_sample
+def _write_fixed(args):
+    """Write a sample whose size is fixed (``ALIGNMENT_SAMPLE``, ``SPATIAL_SAMPLE``)."""
+    from brainalign.data.sample import ALIGNMENT_SAMPLE, SPATIAL_SAMPLE, write_nsd_sample
     from brainalign.exceptions import ParameterError
 
+    sizes = ALIGNMENT_SAMPLE if args.name == "nsd-alignment" else SPATIAL_SAMPLE
     given = [f"--{n}" for n in ("sessions", "subjects") if getattr(args, n) is not None]
     if given:
         raise ParameterError(
-            f"The nsd-alignment sample has a fixed size ({ALIGNMENT_SAMPLE['n_subjects']} "
-            f"subjects, {ALIGNMENT_SAMPLE['n_sessions']} sessions); drop {' and '.join(given)}."
+            f"The {args.name} sample has a fixed size ({sizes['n_subjects']} "
+            f"subject(s), {sizes['n_sessions']} sessions); drop {' and '.join(given)}."
         )
-    return write_nsd_sample(args.out, seed=args.seed, progress=not args.quiet, **ALIGNMENT_SAMPLE)
+    return write_nsd_sample(args.out, seed=args.seed, progress=not args.quiet, **sizes)

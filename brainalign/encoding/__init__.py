@@ -1,5 +1,6 @@
 """Encoding layer: voxelwise ridge over himalaya, held-out scores and statistics."""
 
+from brainalign.encoding._attention import AttentionEncoder
 from brainalign.encoding._banded import BandedEncodingModel
 from brainalign.encoding._challenge import challenge_scores
 from brainalign.encoding._decoding import (
@@ -50,6 +51,7 @@ from brainalign.encoding._time_resolved import (
 )
 
 __all__ = [
+    "AttentionEncoder",
     "BandedEncodingModel",
     "DEFAULT_ALPHAS",
     "DecodingModel",

@@ -12,6 +12,7 @@ from brainalign.features._extractor import FeatureExtractor, resolve_device
 from brainalign.features._featureset import FeatureSet
 from brainalign.features._hooks import capture_layers, check_layers, list_layers
 from brainalign.features._models import list_models, load_model
+from brainalign.features._pooling import patch_tokens, token_layout
 from brainalign.features._preprocess import Preprocess
 from brainalign.features._sources import image_source
 from brainalign.features._spec import FAMILIES, POOLINGS, ModelSpec, Pooling, model_label
@@ -39,7 +40,9 @@ __all__ = [
     "load_state_dict_by_order",
     "model_label",
     "model_layers",
+    "patch_tokens",
     "resolve_device",
+    "token_layout",
 ]
 
 

@@ -13,7 +13,7 @@ from brainalign.features import _cache
 from brainalign.features._featureset import FeatureSet
 from brainalign.features._hooks import capture_layers, check_layers, list_layers
 from brainalign.features._models import EMBEDDING
-from brainalign.features._pooling import apply_reduction, fit_reduction, pool
+from brainalign.features._pooling import apply_reduction, fit_reduction, pool, token_layout
 from brainalign.features._sources import TextSource, image_source
 from brainalign.features._spec import Pooling
 
@@ -368,6 +368,8 @@ class FeatureExtractor:
             "n_fit": None if reduction is None else int(np.isin(source.ids, fit_ids).sum()),
             "key": key,
         }
+        if pooling.method == "tokens":
+            metadata["tokens"] = token_layout(shape)
         features = FeatureSet(raw.astype(np.float32, copy=False), source.ids, metadata)
         if cache_dir is None:
             return features

@@ -38,6 +38,48 @@ class FeatureSet:
         """Layer name."""
         return self.metadata.get("layer")
 
+    @property
+    def token_shape(self) -> tuple[int, int] | None:
+        """``(n_tokens, n_channels)`` of token features (``pooling="tokens"``), else None."""
+        layout = self.metadata.get("tokens")
+        if not layout:
+            return None
+        rows, cols = layout["grid"]
+        return int(rows) * int(cols), int(layout["dim"])
+
+    @property
+    def token_grid(self) -> tuple[int, int] | None:
+        """``(rows, columns)`` of the patch grid of token features, else None."""
+        layout = self.metadata.get("tokens")
+        return None if not layout else tuple(int(v) for v in layout["grid"])
+
+    def tokens(self, ids=None) -> np.ndarray:
+        """Return token features as ``(n, n_tokens, n_channels)`` (rows joined by id).
+
+        Parameters
+        ----------
+        ids : array-like, optional
+            Stimulus ids (see :meth:`align`); default: every row in stored order.
+
+        Returns
+        -------
+        ndarray of shape (n, n_tokens, n_channels)
+            The patch tokens, row by row over the grid (:attr:`token_grid`).
+
+        Raises
+        ------
+        DataError
+            If the features were not pooled with ``pooling="tokens"``.
+        """
+        shape = self.token_shape
+        if shape is None:
+            raise DataError(
+                f"Layer {self.layer!r} was pooled with {self.metadata.get('pooling')!r}; "
+                "token features need pooling='tokens'."
+            )
+        rows = self.features if ids is None else self.align(ids)
+        return rows.reshape(len(rows), *shape)
+
     def __repr__(self) -> str:
         return (
             f"FeatureSet(model={self.metadata.get('model')!r}, layer={self.layer!r}, "

@@ -17,8 +17,10 @@ def pool(x, pooling: str | Pooling, attention_mask=None):
         Layer output, batch first: ``(n, d)``, tokens ``(n, L, d)`` or maps
         ``(n, c, h, w)``.
     pooling : str or Pooling
-        ``auto``, ``cls``, ``mean``, ``spatial``, ``flatten`` (or ``pca:<k>``/``srp:<k>``,
-        which flatten here and reduce later, see :func:`fit_reduction`).
+        ``auto``, ``cls``, ``mean``, ``spatial``, ``flatten``, ``tokens`` (the patch
+        tokens on their grid, flattened row by row: see :func:`token_layout`), or
+        ``pca:<k>``/``srp:<k>``, which flatten here and reduce later (see
+        :func:`fit_reduction`).
     attention_mask : torch.Tensor of shape (n, L), optional
         Padding mask of text tokens; ``mean`` averages only real tokens.
 
@@ -28,6 +30,8 @@ def pool(x, pooling: str | Pooling, attention_mask=None):
         Pooled features.
     """
     pooling = Pooling.parse(pooling)
+    if pooling.method == "tokens":
+        return patch_tokens(x).reshape(x.shape[0], -1)
     if pooling.token_width:
         return x.reshape(x.shape[0], -1)
     method = pooling.method
@@ -50,6 +54,72 @@ def pool(x, pooling: str | Pooling, attention_mask=None):
         return x.mean(1)
     _expect(x, 4, method)
     return x.mean(dim=_spatial_dims(tuple(x.shape)))
+
+
+#: Most leading tokens (class, distillation, register tokens) dropped before the grid.
+MAX_PREFIX_TOKENS = 8
+
+
+def token_layout(shape) -> dict:
+    """Return the patch grid of a layer output (without its batch axis).
+
+    Token outputs ``(L, d)`` keep their last ``h * w`` tokens: ``L - h * w`` leading
+    tokens (class, distillation or register tokens, at most 8) are dropped, with
+    ``h = w = floor(sqrt(L))``. Maps ``(c, h, w)`` (or channels-last ``(h, w, c)``)
+    become ``h * w`` tokens of ``c`` channels, row by row.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        Output shape after the batch axis: ``(L, d)``, ``(c, h, w)`` or ``(h, w, c)``.
+
+    Returns
+    -------
+    dict
+        ``grid`` ([rows, columns]), ``dim`` (channels per token) and ``prefix``
+        (leading tokens dropped).
+
+    Raises
+    ------
+    ParameterError
+        If the output has no patch grid (a vector, or a token count that is not a
+        square after at most 8 leading tokens).
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 3:
+        first = _spatial_dims((1, *shape)) == (2, 3)
+        c, h, w = shape if first else (shape[2], shape[0], shape[1])
+        return {"grid": [h, w], "dim": c, "prefix": 0}
+    if len(shape) == 2:
+        side = int(np.floor(np.sqrt(shape[0])))
+        prefix = shape[0] - side * side
+        if side >= 1 and prefix <= MAX_PREFIX_TOKENS:
+            return {"grid": [side, side], "dim": shape[1], "prefix": prefix}
+    raise ParameterError(
+        f"Pooling 'tokens' needs a patch grid: tokens (L, d) with L = h*w plus at most "
+        f"{MAX_PREFIX_TOKENS} leading tokens, or maps (c, h, w); the layer gives {shape}."
+    )
+
+
+def patch_tokens(x):
+    """Return the patch tokens ``(n, h * w, d)`` of a batch of layer outputs.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Tokens ``(n, L, d)`` or maps ``(n, c, h, w)`` / ``(n, h, w, c)``.
+
+    Returns
+    -------
+    torch.Tensor of shape (n, h * w, d)
+        Tokens on the grid of :func:`token_layout`, row by row.
+    """
+    layout = token_layout(x.shape[1:])
+    if x.ndim == 3:
+        return x[:, layout["prefix"] :]
+    if _spatial_dims(tuple(x.shape)) == (2, 3):
+        x = x.permute(0, 2, 3, 1)
+    return x.reshape(x.shape[0], -1, x.shape[-1])
 
 
 def _spatial_dims(shape: tuple) -> tuple[int, int]:

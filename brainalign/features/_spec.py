@@ -29,13 +29,13 @@ _TEXT_TOWER_FAMILIES = ("open_clip",)
 
 #: Pooling methods without parameter: ``auto`` keeps 2-D outputs, averages tokens
 #: (3-D, mask-aware) and averages maps (4-D) spatially.
-SIMPLE_POOLINGS = ("auto", "cls", "mean", "spatial", "flatten")
+SIMPLE_POOLINGS = ("auto", "cls", "mean", "spatial", "flatten", "tokens")
 #: Reductions to ``k`` dimensions fitted on the training stimuli (after flattening).
 FITTED_POOLINGS = ("pca", "srp")
 #: Every pooling, as written in a spec.
 POOLINGS = (*SIMPLE_POOLINGS, *(f"{m}:<k>" for m in FITTED_POOLINGS))
 #: Poolings whose output width follows the token count (refused for text).
-_TOKEN_WIDTH = ("flatten", *FITTED_POOLINGS)
+_TOKEN_WIDTH = ("flatten", "tokens", *FITTED_POOLINGS)
 
 
 def _spec_error(expected: str, got) -> ParameterError:
@@ -205,8 +205,8 @@ class Pooling:
 
     Parameters
     ----------
-    method : {"auto", "cls", "mean", "spatial", "flatten", "pca", "srp"}
-        Pooling method.
+    method : {"auto", "cls", "mean", "spatial", "flatten", "tokens", "pca", "srp"}
+        Pooling method (``tokens`` keeps the patch grid, see :func:`token_layout`).
     k : int, optional
         Output dimensions of ``pca``/``srp`` (required for them, None otherwise).
 

@@ -1,5 +1,6 @@
 """Maps layer: figures of statistic maps (volume, surface, flat patches, topomaps)."""
 
+from brainalign.maps._attention import plot_attention_grid, plot_attention_overlays
 from brainalign.maps._figures import plot_run_maps
 from brainalign.maps._flat import plot_flat_map
 from brainalign.maps._surface import (
@@ -21,6 +22,8 @@ __all__ = [
     "check_mesh",
     "load_mesh",
     "peak_times",
+    "plot_attention_grid",
+    "plot_attention_overlays",
     "plot_flat_map",
     "plot_run_maps",
     "plot_run_surface_maps",

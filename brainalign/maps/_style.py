@@ -78,6 +78,12 @@ STYLES = {
         "diverging",
         "RdBu_r",
     ),
+    "attention": StatStyle(
+        "Attention",
+        "attention weight (share of the ROI query's attention)",
+        "sequential",
+        "inferno",
+    ),
     "bestlayer": StatStyle("Best layer (inner CV)", "layer", "categorical", "tab10"),
     "bestmodel": StatStyle("Best model (inner CV)", "model", "categorical", "tab10"),
 }

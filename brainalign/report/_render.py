@@ -13,6 +13,7 @@ from brainalign._utils import atomic_path, get_logger
 from brainalign.exceptions import DataError
 from brainalign.report import (
     _align,
+    _attention,
     _captions,
     _categories,
     _rsa,
@@ -32,6 +33,7 @@ SECTION_BUILDERS = (
     _sections.sweep_section,
     _rsa.rsa_section,
     _sections.maps_section,
+    _attention.attention_section,
     _captions.captions_section,
     _captions.top_images_section,
     _timeseries.decoding_section,

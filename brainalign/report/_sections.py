@@ -299,7 +299,13 @@ def maps_section(contents) -> Section | None:
 
 def figures_section(contents) -> Section | None:
     """Show the other figures (``figures/*.png``: not statistic maps, not sweep figures)."""
-    shown = [p for p in contents.other_figures if p.name not in SWEEP_FIGURES]
+    from brainalign.runs._attention import FIGURE_PREFIX  # the attention section's own
+
+    shown = [
+        p
+        for p in contents.other_figures
+        if p.name not in SWEEP_FIGURES and not p.name.startswith(FIGURE_PREFIX)
+    ]
     if not shown:
         return None
     items = [figure(_plots.file_uri(p), p.name[: -len(".png")]) for p in shown]

@@ -12,10 +12,13 @@ every file of a run directory:
 * :func:`fit_one`: the single encoding fit behind ``fit`` and every sweep task, with its
   post-steps (surface projections and extra scores the dataset offers, figures);
 * :func:`fit_subject`, :func:`run_sweep`, :func:`decode_subject`, :func:`caption_run`,
-  :func:`synthesize` (images for a fit run's ROIs).
+  :func:`synthesize` (images for a fit run's ROIs);
+* :func:`compare_encoders` (two fits of one subject, ROI by ROI, paired) and
+  :func:`load_attention_encoder` (the encoder of a ``--encoder attention`` fit).
 """
 
 from brainalign.runs._align import align_subjects, run_align
+from brainalign.runs._attention import compare_encoders, load_attention_encoder
 from brainalign.runs._caption import caption_run, read_fit_run, write_top_images
 from brainalign.runs._categories import category_rdm, category_run
 from brainalign.runs._challenge import run_challenge_scores
@@ -49,11 +52,13 @@ __all__ = [
     "category_rdm",
     "category_run",
     "collect_sweep",
+    "compare_encoders",
     "decode_subject",
     "draw_run_figures",
     "extract_layers",
     "fit_one",
     "fit_subject",
+    "load_attention_encoder",
     "load_averaged",
     "load_encoder",
     "map_values",

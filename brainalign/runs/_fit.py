@@ -177,6 +177,7 @@ def run_fit(
         figures=figures,
         started=clock,
         estimator=estimator,
+        progress=progress,
     )
 
 
@@ -248,6 +249,7 @@ def fit_one(
     started: float | None = None,
     before_record=None,
     estimator=None,
+    progress: bool = False,
 ) -> dict:
     """Fit one spec on loaded data and features, and write its run directory.
 
@@ -284,6 +286,8 @@ def fit_one(
         subject's training stimuli (a cross-subject encoder,
         :class:`~brainalign.alignment.SharedSpaceEncoder`); its runs have no inner
         cross-validated R².
+    progress : bool
+        Show a progress bar over the attention encoder's training epochs.
 
     Returns
     -------
@@ -299,7 +303,7 @@ def fit_one(
     caught = []
     try:
         with recorded_warnings(show=False) as caught:
-            result = _fit_and_write(spec, data, features, run, model, figures, estimator)
+            result = _fit_and_write(spec, data, features, run, model, figures, estimator, progress)
             train = result.pop("train")
             if before_record is not None:
                 before_record(result["test"], result["features"], train)
@@ -326,16 +330,19 @@ def fit_one(
     return result
 
 
-def _fit_and_write(spec, data, features, run: RunDir, model, figures, estimator=None) -> dict:
+def _fit_and_write(
+    spec, data, features, run: RunDir, model, figures, estimator=None, progress=False
+) -> dict:
     from brainalign.encoding import inner_cv_r2, roi_table, score_table
 
     train, test = data.split()
-    est, fs = _estimator(spec, features)
+    est, fs = _estimator(spec, features, train, progress)
+    rows = fs.tokens if spec.encoder == "attention" else fs.align
     if estimator is None:
-        est.fit(fs.align(train.stimulus_ids), train.responses)
+        est.fit(rows(train.stimulus_ids), train.responses)
     else:
         est = estimator
-    pred = est.predict(fs.align(test.stimulus_ids))
+    pred = est.predict(rows(test.stimulus_ids))
     cv_r2 = inner_cv_r2(est, train.responses)
     scores = score_table(test, pred, est.best_alphas_, spec.n_permutations, spec.seed, cv_r2)
     for name, value in (("layer", spec.layer), ("model", model), ("subject", spec.subject)):
@@ -348,6 +355,10 @@ def _fit_and_write(spec, data, features, run: RunDir, model, figures, estimator=
     paths["roi_bootstrap"] = run.write_table("roi_bootstrap", _long(names, boot))
     paths.update(_write_maps(spec, run, test, scores, model))
     paths["weights"] = _write_weights(run.weights_path(spec.subject, model, spec.layer), est, test)
+    if spec.encoder == "attention":
+        from brainalign.runs._attention import write_attention
+
+        paths.update(write_attention(run, spec, model, est, rows(test.stimulus_ids), test, pred))
     extra = _extra_scores(spec, scores, test)
     for item in extra:
         paths[item.name] = run.write_table(item.name, item.table)
@@ -355,6 +366,10 @@ def _fit_and_write(spec, data, features, run: RunDir, model, figures, estimator=
         from brainalign.runs._figures import draw_run_figures
 
         paths["figures"] = draw_run_figures(run)
+        if spec.encoder == "attention":
+            from brainalign.runs._attention import draw_attention_figures
+
+            paths["figures"] += draw_attention_figures(run, test, pred, est)
     return {
         "scores": scores,
         "roi_scores": rois,
@@ -393,11 +408,26 @@ def _long(names, boot):
     )
 
 
-def _estimator(spec: RunSpec, features: dict):
+def _estimator(spec: RunSpec, features: dict, train=None, progress: bool = False):
     """Return the estimator of a spec and its features (several layers side by side for a+b)."""
-    from brainalign.encoding import BandedEncodingModel, EncodingModel
+    from brainalign.encoding import AttentionEncoder, BandedEncodingModel, EncodingModel
 
     parts = [features[name] for name in spec.layers]
+    if spec.encoder == "attention":
+        from brainalign.runs._attention import attention_names, query_groups
+
+        params = {} if spec.epochs is None else {"max_epochs": spec.epochs}
+        est = AttentionEncoder(
+            groups=query_groups(train, attention_names(spec, train)),
+            grid=parts[0].token_grid,
+            alphas=spec.alphas,
+            cv=spec.cv,
+            device=spec.device,
+            random_state=spec.seed,
+            progress=progress,
+            **params,
+        )
+        return est, parts[0]
     if len(parts) == 1:
         est = EncodingModel(alphas=spec.alphas, cv=spec.cv, backend=spec.backend)
         return est, parts[0]
@@ -509,14 +539,20 @@ def _dataset_capability(spec, capability: str, *args):
 
 def _write_weights(path: Path, est, test) -> Path:
     columns = {} if test.space is None else test.space.score_columns()
+    if hasattr(est, "to_arrays"):  # the attention encoder: its own arrays, no coef
+        fitted = est.to_arrays()
+    else:
+        fitted = {
+            "coef": est.coef_,
+            "intercept": est.intercept_,
+            "mean": est.mean_,
+            "scale": est.scale_,
+            "best_alphas": est.best_alphas_,
+        }
     with atomic_path(path) as tmp:
         np.savez(
             tmp,
-            coef=est.coef_,
-            intercept=est.intercept_,
-            mean=est.mean_,
-            scale=est.scale_,
-            best_alphas=est.best_alphas_,
+            **fitted,
             # the columns that locate each target: i, j, k / hemi, vertex / channel, time
             target_columns=np.asarray(list(columns), dtype=str),
             **{c: _plain_array(columns[c]) for c in columns},
@@ -539,6 +575,11 @@ def read_weights(run: RunDir) -> dict:
     import pandas as pd
 
     with np.load(run.weights_file(), allow_pickle=False) as npz:
+        if "encoder" in npz.files:
+            raise DataError(
+                f"The fit run {run.path} holds an {npz['encoder']} encoder, not ridge weights "
+                "on the layer's features; fit it with --encoder ridge for this command."
+            )
         weights = {k: npz[k] for k in ("coef", "intercept", "mean", "scale")}
         names = npz["target_columns"].tolist() if "target_columns" in npz.files else []
         targets = {k: npz[k] for k in names}

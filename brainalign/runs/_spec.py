@@ -220,7 +220,7 @@ class _Options(_Spec):
             "--pooling",
             default="auto",
             help="token/spatial pooling of layer outputs: auto, cls, mean, spatial, flatten, "
-            "pca:<k>, srp:<k> (default: auto)",
+            "tokens (the patch grid, for --encoder attention), pca:<k>, srp:<k> (default: auto)",
         )
         parser.add_argument(
             "--preprocess",
@@ -316,6 +316,15 @@ class RunSpec(_Options):
         An ``align`` run directory: the encoder (decoder) is fitted on its other
         subjects in their shared space and reaches this subject through its map;
         scored on the run's held-out stimuli.
+    encoder : {"ridge", "attention"}
+        ``ridge``: voxelwise ridge on pooled features; ``attention``: one query per ROI
+        cross-attending over the layer's patch tokens
+        (:class:`~brainalign.encoding.AttentionEncoder`; pooling ``tokens``).
+    queries : sequence of str, optional
+        Attention encoder: ROI labels or files whose labels get one query each
+        (default: the fitted ROIs, each ROI file by its labels).
+    epochs : int, optional
+        Attention encoder: most training epochs (default: the estimator's, 100).
     """
 
     dataset: str = None
@@ -325,6 +334,9 @@ class RunSpec(_Options):
     layer: str = "embedding"
     roi: object = "auto"
     shared_space: str | None = None
+    encoder: str = "ridge"
+    queries: tuple | None = None
+    epochs: int | None = None
 
     def __post_init__(self):
         self._set("dataset", _as_text("dataset", self.dataset))
@@ -343,6 +355,30 @@ class RunSpec(_Options):
             path = Path(_as_text("shared_space", given)).resolve()
             self._set("shared_space", str(path))
         self._check_options()
+        self._check_encoder()
+
+    def _check_encoder(self) -> None:
+        """Validate ``encoder``, ``queries`` and ``epochs`` (attention: tokens, one layer)."""
+        if self.encoder not in ENCODERS:
+            raise _invalid("encoder", f"one of {', '.join(ENCODERS)}", self.encoder)
+        if self.queries is not None:
+            self._set("queries", tuple(as_list("queries", self.queries)))
+        if self.epochs is not None:
+            self._set("epochs", _as_int("epochs", self.epochs, 1))
+        if self.encoder == "ridge":
+            for name in ("queries", "epochs"):
+                if getattr(self, name) is not None:
+                    raise _invalid(name, "no value with encoder 'ridge' (attention only)", 
+                                   getattr(self, name))  # fmt: skip
+            return
+        if self.pooling == "auto":
+            self._set("pooling", "tokens")
+        if self.pooling != "tokens":
+            raise _invalid("pooling", "'tokens' (or auto) with encoder 'attention'", self.pooling)
+        if len(self.layers) > 1 or self.shared_space is not None:
+            what = "a+b layers" if len(self.layers) > 1 else "--shared-space"
+            raise _invalid("encoder", f"'ridge' with {what} (attention takes one layer)", 
+                           self.encoder)  # fmt: skip
 
     @property
     def layers(self) -> list[str]:
@@ -354,9 +390,11 @@ class RunSpec(_Options):
         record = self.to_json()
         for name in ("device", "backend", "cache_dir"):  # where, not what
             record.pop(name)
-        for name in ("preprocess", "shared_space"):  # None: tasks finished before they
-            if record[name] is None:  # existed stay finished
+        for name in ("preprocess", "shared_space", "queries", "epochs"):  # None: tasks
+            if record[name] is None:  # finished before these existed stay finished
                 record.pop(name)
+        if record["encoder"] == "ridge":
+            record.pop("encoder")
         return record
 
     @classmethod
@@ -394,6 +432,27 @@ class RunSpec(_Options):
         )
         cls.add_model_arguments(parser, permutations)
 
+    @staticmethod
+    def add_encoder_arguments(parser) -> None:
+        """Add ``--encoder --queries --epochs`` (the verbs that fit an encoder)."""
+        parser.add_argument(
+            "--encoder",
+            default="ridge",
+            choices=list(ENCODERS),
+            help="ridge on pooled features, or attention: one query per ROI cross-attending "
+            "over the layer's patch tokens (pooling tokens; default: ridge)",
+        )
+        parser.add_argument(
+            "--queries",
+            default=None,
+            metavar="ROIS",
+            help="attention: comma-separated ROI labels or files, one query per label "
+            "(default: the fitted ROIs, ROI files by their labels)",
+        )
+        parser.add_argument(
+            "--epochs", type=int, default=None, help="attention: most training epochs (100)"
+        )
+
     @classmethod
     def from_args(cls, args, **extra):
         """Build the spec from a parsed command line.
@@ -418,10 +477,14 @@ class RunSpec(_Options):
             layer=args.layer,
             roi=args.roi,
             shared_space=getattr(args, "shared_space", None),
+            **{k: getattr(args, k) for k in ("encoder", "queries", "epochs") if hasattr(args, k)},
             **cls._option_values(args),
             **extra,
         )
 
+
+#: Encoders of a fit: ridge on pooled features, or queries attending over patch tokens.
+ENCODERS = ("ridge", "attention")
 
 #: What a decoder predicts: the model's features of the images, or its text embedding
 #: of each image's captions.
@@ -449,6 +512,8 @@ class DecodeSpec(RunSpec):
 
     def __post_init__(self):
         super().__post_init__()
+        if self.encoder != "ridge":
+            raise _invalid("encoder", "'ridge' for decoding", self.encoder)
         if self.target not in DECODE_TARGETS:
             raise _invalid("target", f"one of {', '.join(DECODE_TARGETS)}", self.target)
         if self.rois is not None:

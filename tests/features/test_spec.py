@@ -113,6 +113,7 @@ def test_direct_construction_is_validated():
         ("mean", "mean", None, False, False),
         ("spatial", "spatial", None, False, False),
         ("flatten", "flatten", None, False, True),
+        ("tokens", "tokens", None, False, True),
         ("pca:256", "pca", 256, True, True),
         ("srp:1", "srp", 1, True, True),
     ],
@@ -127,7 +128,9 @@ def test_every_pooling_parses_and_round_trips(text, method, k, fitted, token_wid
 
 
 def test_poolings_constant_lists_every_method():
-    assert POOLINGS == ("auto", "cls", "mean", "spatial", "flatten", "pca:<k>", "srp:<k>")
+    assert POOLINGS == (
+        "auto", "cls", "mean", "spatial", "flatten", "tokens", "pca:<k>", "srp:<k>"
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -19,13 +19,23 @@ from brainalign.data.sample._images import (
     sample_attributes,
     upscale,
 )
-from brainalign.data.sample._samplenet import PLANTED, SAMPLE_MODEL_SPEC, sample_layer_features
+from brainalign.data.sample._samplenet import (
+    PLANTED,
+    SAMPLE_MODEL_SPEC,
+    SPATIAL_LAYER,
+    SPATIAL_MODEL_SPEC,
+    SPATIAL_RF,
+    TOKEN_GRID,
+    sample_layer_features,
+    sample_tokens,
+)
 from brainalign.data.sample._surface import (
     plan_surface,
     write_fsaverage,
     write_subject_surface,
 )
 from brainalign.data.sample._transforms import write_transforms
+from brainalign.exceptions import ParameterError
 
 logger = get_logger(__name__)
 
@@ -80,6 +90,12 @@ class SampleConfig:
     signal mixes a shared rank-2 latent with subject-specific weights, about 6% of
     the nsdgeneral voxels are left out of each subject's ROIs, and the latent is
     written to ``shared_latent.npz`` (``datasets/sample.md``).
+
+    ``spatial=True`` writes the spatial variant: every planted ROI with a layer is
+    driven by :func:`SamplePatchNet`'s 5 x 5 token map instead of SampleNet, through
+    the one token at its planted location (:data:`SPATIAL_RF`) or, for ROIs without
+    one, through the mean over all tokens, and by nothing else (no attribute part);
+    ``ground_truth.json`` gains ``spatial``.
     """
 
     seed: int = 0
@@ -92,10 +108,16 @@ class SampleConfig:
     n_invalid: int = 4
     model_seed: int = 0
     alignment: bool = False
+    spatial: bool = False
     subjects: list = field(init=False)
 
     def __post_init__(self):
         self.subjects = list(range(1, self.n_subjects + 1))
+        if self.spatial and self.alignment:
+            raise ParameterError(
+                "Invalid value for 'spatial': the spatial and alignment variants cannot be "
+                "combined; pass one of them."
+            )
 
     @property
     def n_trials(self) -> int:
@@ -260,9 +282,10 @@ def simulate_betas(
     pos = np.searchsorted(design["pool"], design["trial_ids"][subject])
     brain = geometry["brain"]
     n_vox = int(brain.sum())
-    weights = _layer_weights(
-        cfg, geometry["label"][brain], features["layer2"].shape[1], rng, subject
-    )
+    if cfg.spatial:
+        features = spatial_inputs(features["tokens"])
+    width = next(iter(features.values())).shape[1]
+    weights = _layer_weights(cfg, geometry["label"][brain], width, rng, subject)
     clean = _clean_signal(cfg, geometry, features, words, np.unique(pos), weights)
     scale = rng.uniform(1.2, 1.8, size=(cfg.n_sessions, n_vox))
     offset = rng.normal(0.5, 0.5, size=(cfg.n_sessions, n_vox))
@@ -312,9 +335,11 @@ def _clean_signal(cfg, geometry, features, words, images, weights) -> np.ndarray
         cols = np.flatnonzero(label == name)
         if cols.size == 0 or not (layer or attrs):
             continue
+        if cfg.spatial and layer:  # spatial variant: a layer ROI answers to its tokens only
+            attrs = []
         parts = []
         if layer:
-            f = _layer_input(features[layer], images, cfg.alignment)
+            f = _layer_input(features[name if cfg.spatial else layer], images, cfg.alignment)
             parts.append(_zscore(f @ weights[name]) * np.sqrt(LAYER_SHARE if attrs else 1.0))
         if attrs:
             hits = np.sum([words[a][images] for a in attrs], axis=0).astype(float)
@@ -333,6 +358,27 @@ def _layer_input(features, images, alignment) -> np.ndarray:
     if alignment:
         return _zscore(features)[images]
     return _zscore(features[images])
+
+
+# -- the spatial variant ------------------------------------------------------------
+def spatial_inputs(tokens: np.ndarray) -> dict:
+    """Return the input of each planted ROI of the spatial variant.
+
+    Parameters
+    ----------
+    tokens : ndarray of shape (n_pool, 25, width)
+        SamplePatchNet ``block`` tokens of every image (:func:`sample_tokens`).
+
+    Returns
+    -------
+    dict
+        ROI name -> (n_pool, width): the token at the ROI's planted location
+        (row-major on the 5 x 5 grid), or the mean over all tokens.
+    """
+    out = {}
+    for name, loc in SPATIAL_RF.items():
+        out[name] = tokens.mean(1) if loc is None else tokens[:, loc[0] * TOKEN_GRID + loc[1]]
+    return out
 
 
 # -- the alignment variant ----------------------------------------------------------
@@ -606,6 +652,8 @@ def _config_record(cfg: SampleConfig) -> dict:
     }
     if cfg.alignment:  # recorded only when on: the default sample's record is unchanged
         record["alignment"] = True
+    if cfg.spatial:
+        record["spatial"] = True
     return record
 
 
@@ -635,6 +683,8 @@ def _write_stimuli(out, cfg, design, attrs, progress) -> dict:
                 brick[nsd_id] = upscale(img)
             for name, value in sample_layer_features(imgs, layers, cfg.model_seed).items():
                 feats[name].append(value)
+            if cfg.spatial:
+                feats.setdefault("tokens", []).append(sample_tokens(imgs, cfg.model_seed))
     _write_captions(out, cfg, design, attrs)
     return {name: np.concatenate(v) for name, v in feats.items()}
 
@@ -809,6 +859,17 @@ def _alignment_truth(cfg, geometry, latent) -> dict:
     }
 
 
+def _spatial_truth(cfg) -> dict:
+    """Return the ground-truth fields of the spatial variant."""
+    return {
+        "model": SPATIAL_MODEL_SPEC.replace("@0", f"@{cfg.model_seed}"),
+        "layer": SPATIAL_LAYER,
+        "grid": [TOKEN_GRID, TOKEN_GRID],
+        "rois": {name: None if loc is None else list(loc) for name, loc in SPATIAL_RF.items()},
+        "attributes": "only ROIs without a layer (FFA-2, OWFA) answer to attributes",
+    }
+
+
 def _write_truth(out, cfg, geometry, latent=None):
     import nibabel as nib
 
@@ -840,6 +901,7 @@ def _write_truth(out, cfg, geometry, latent=None):
             "vertex_ijk": {h: v["ijk"].tolist() for h, v in geometry["surface"].items()},
         },
         **(_alignment_truth(cfg, geometry, latent) if cfg.alignment else {}),
+        **({"spatial": _spatial_truth(cfg)} if cfg.spatial else {}),
         "config": _config_record(cfg),
     }
     write_json_atomic(out / "ground_truth.json", truth)

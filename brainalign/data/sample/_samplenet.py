@@ -185,3 +185,124 @@ def sample_layer_features(images, layers, seed: int = 0, batch_size: int = 64):
             for name in layers:
                 out[name].append(feats[name].numpy())
     return {name: np.concatenate(v).astype(np.float32) for name, v in out.items()}
+
+
+# -- the spatial variant --------------------------------------------------------------
+#: Spec of the patch network whose token map drives the spatial sample.
+SPATIAL_MODEL_SPEC = "torch:brainalign.data.sample:SamplePatchNet@0"
+#: Layer of SamplePatchNet that drives the spatial sample (a 5 x 5 map of 64 channels).
+SPATIAL_LAYER = "block"
+#: Side of SamplePatchNet's token grid (each token covers 17 x 17 drawing pixels).
+TOKEN_GRID = 5
+#: Spatial variant: planted ROI -> (row, column) of the one token that drives it, or
+#: None for ROIs driven by the mean over every token (no spatial structure). The
+#: four object positions of the images (top, bottom, left, right) and the centre.
+SPATIAL_RF = {
+    "V1v": (1, 2),
+    "V1d": (3, 2),
+    "V2v": (2, 1),
+    "V2d": (2, 3),
+    "V3v": (2, 2),
+    "V3d": (2, 2),
+    "hV4": (1, 2),
+    "EBA": (2, 2),
+    "OFA": None,
+    "FFA-1": None,
+    "OPA": None,
+    "PPA": None,
+    "VWFA-1": None,
+}
+
+
+def SamplePatchNet(seed: int = 0, width: int = 64, gain: float = 2.0):  # noqa: N802
+    """Build the spatial sample's fixed, seeded patch network (a 5 x 5 token map).
+
+    Its ``preprocess`` average-pools uint8 images to 20 x 20 (centred on each
+    image's mean, as :func:`SampleNet`); ``patch`` is a 4 x 4 convolution with stride
+    4 (one token per 17 x 17 drawing pixels) and ``block`` a 1 x 1 convolution, each
+    followed by ``tanh(gain * .)``, with seeded Gaussian weights. Both give maps
+    ``(n, width, 5, 5)``; ``pooling="tokens"`` reads them as 25 tokens.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the weights.
+    width : int
+        Channels per token.
+    gain : float
+        Gain inside the tanh.
+
+    Returns
+    -------
+    torch.nn.Module
+        The network in eval mode.
+    """
+    import torch
+
+    side = 4 * TOKEN_GRID
+
+    class _Conv(torch.nn.Module):
+        def __init__(self, weight, stride):
+            super().__init__()
+            self.register_buffer("weight", weight)
+            self.stride = stride
+
+        def forward(self, x):
+            conv = torch.nn.functional.conv2d(x, self.weight, stride=self.stride)
+            return torch.tanh(gain * conv)
+
+    class _SamplePatchNet(torch.nn.Module):
+        """Seeded random patch embedding and one 1 x 1 block over a 20 x 20 image."""
+
+        def __init__(self):
+            super().__init__()
+            gen = torch.Generator().manual_seed(int(seed))
+            w1 = torch.randn(width, 3, 4, 4, generator=gen) / 48**0.5
+            w2 = torch.randn(width, width, 1, 1, generator=gen) / width**0.5
+            self.patch = _Conv(w1, 4)
+            self.block = _Conv(w2, 1)
+            self.eval()
+
+        @staticmethod
+        def preprocess(images):
+            """Map uint8 images ``(n, H, W, 3)`` to pooled input ``(n, 3, 20, 20)``."""
+            return pool_images(np.asarray(images), side)
+
+        @staticmethod
+        def preprocess_tensor(images):
+            """Differentiable :meth:`preprocess` of float images ``(n, 3, H, W)`` in [0, 1]."""
+            pooled = torch.nn.functional.adaptive_avg_pool2d(images, side)
+            return pooled - pooled.mean(dim=(1, 2, 3), keepdim=True)
+
+        def forward(self, x):
+            return self.block(self.patch(x))
+
+    return _SamplePatchNet()
+
+
+def sample_tokens(images, seed: int = 0, batch_size: int = 64) -> np.ndarray:
+    """Compute SamplePatchNet's ``block`` tokens of uint8 images.
+
+    Parameters
+    ----------
+    images : sequence of ndarray, each (H, W, 3) uint8
+        The images.
+    seed : int
+        SamplePatchNet seed.
+    batch_size : int
+        Images per forward pass.
+
+    Returns
+    -------
+    ndarray of shape (n_images, 25, width), float32
+        Tokens row by row over the 5 x 5 grid.
+    """
+    import torch
+
+    net = SamplePatchNet(seed)
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            maps = net(net.preprocess(np.stack(images[start : start + batch_size])))
+            out.append(maps.flatten(2).transpose(1, 2).numpy())
+    return np.concatenate(out).astype(np.float32)
