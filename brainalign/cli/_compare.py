@@ -15,6 +15,9 @@ model x ROI heatmap in RUN/figures/. With --rsa, each layer's RDM is compared wi
 each ROI's RDM on the test images (RUN/rsa.parquet, with the noise ceiling across
 subjects and, with --bootstraps N, confidence intervals over stimuli), and on a
 subsample of training images (value_train, on which best RSA layers are chosen).
+With --encoder attention every task is an attention encoder over the layer's patch
+tokens (see `brainalign fit --help`); compare a task with the ridge task of another
+sweep ROI by ROI with brainalign.runs.compare_encoders.
 
 example:
   brainalign compare --dataset nsd --root sample_nsd --subjects 1,2 \

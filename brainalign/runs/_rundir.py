@@ -498,9 +498,15 @@ def _run_entry(name: str) -> bool:
     return name in _RUN_DIRS or name.endswith(_RUN_SUFFIXES) or name.startswith(".")
 
 
+#: Options added after runs were first written, with the value older runs had: a run
+#: recorded without one is read as having it (so it still resumes).
+ADDED_DEFAULTS = {"encoder": "ridge"}
+
+
 def _differences(there: dict, here: dict, ignored=()) -> list[str]:
     """``key: <there> there, <here> here`` for every differing result-changing key."""
     skip = EXECUTION_KEYS | set(ignored)
+    there = {**{k: v for k, v in ADDED_DEFAULTS.items() if k in here}, **there}
     keys = [k for k in dict.fromkeys([*here, *there]) if k not in skip]
     return [
         f"{k}: {there.get(k)!r} there, {here.get(k)!r} here"

@@ -699,6 +699,8 @@ class SweepSpec(_Options):
         0: tasks in this process; N: a local Dask cluster of N workers.
     scheduler : str, optional
         Address of a running Dask scheduler (overrides ``workers``).
+    encoder : {"ridge", "attention"}
+        Encoder of every task (:class:`RunSpec`); ``attention`` extracts ``tokens``.
     **options
         ``pooling, alphas, cv, n_permutations, device, backend, seed, cache_dir``.
     """
@@ -715,6 +717,7 @@ class SweepSpec(_Options):
     n_bootstraps: int = 0
     workers: int = 0
     scheduler: str | None = None
+    encoder: str = "ridge"
 
     def __post_init__(self):
         from brainalign.compare import RDM_COMPARISONS
@@ -725,6 +728,14 @@ class SweepSpec(_Options):
         self._set("layers", self._check_layers(self.layers))
         self._set("roi", _roi(self.roi))
         self._check_options()
+        if self.encoder not in ENCODERS:
+            raise _invalid("encoder", f"one of {', '.join(ENCODERS)}", self.encoder)
+        if self.encoder == "attention":
+            self._set("pooling", "tokens" if self.pooling == "auto" else self.pooling)
+            combined = [n for names in self.layers.values() for n in names if "+" in n]
+            if combined:
+                raise _invalid("layers", "single layers with encoder 'attention'", combined[0])
+            self.task(self.subjects[0], self.models[0], self.layers[self.models[0]][0])
         if self.rsa is not None and self.rsa not in SWEEP_RSA:
             raise _invalid("rsa", f"one of {', '.join(SWEEP_RSA)}", self.rsa)
         if self.rsa_comparison not in RDM_COMPARISONS:
@@ -754,6 +765,7 @@ class SweepSpec(_Options):
             model=model,
             layer=layer,
             roi=self.roi,
+            encoder=self.encoder,
             **shared,
         )
 
@@ -803,6 +815,13 @@ class SweepSpec(_Options):
         parser.add_argument(
             "--bootstraps", type=int, default=0, help="bootstrap samples for RSA intervals"
         )
+        parser.add_argument(
+            "--encoder",
+            default="ridge",
+            choices=list(ENCODERS),
+            help="fit every task by ridge on pooled features, or by the attention encoder "
+            "over patch tokens (pooling tokens; default: ridge)",
+        )
         cls.add_model_arguments(parser, permutations=200)
 
     @classmethod
@@ -820,6 +839,7 @@ class SweepSpec(_Options):
             n_bootstraps=args.bootstraps,
             workers=args.workers,
             scheduler=args.scheduler,
+            encoder=getattr(args, "encoder", "ridge"),
             **cls._option_values(args),
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from brainalign.data.sample import SPATIAL_RF
@@ -101,3 +102,21 @@ def test_encoder_options_are_checked_when_the_spec_is_made(tmp_path, changes, ma
     spec = RunSpec(**base, encoder="attention")
     assert spec.pooling == "tokens" and spec.result_key()["encoder"] == "attention"
     assert "encoder" not in RunSpec(**base).result_key()  # finished ridge sweep tasks stay done
+
+
+def test_a_sweep_of_attention_encoders_writes_the_fit_run(spatial_runs, spatial_sample, tmp_path):
+    from brainalign.runs import SweepSpec, sweep
+
+    model = "torch:brainalign.data.sample:SamplePatchNet@0"
+    spec = SweepSpec(dataset="nsd", root=spatial_sample, subjects=[1], models=[model],
+                     layers=["block"], roi=spatial_runs["rois"], encoder="attention",
+                     n_permutations=20, device="cpu")  # fmt: skip
+    assert spec.pooling == "tokens" and spec.task(1, model, "block").encoder == "attention"
+    result = sweep(spec, tmp_path / "sweep", figures=False, progress=False)
+    assert result["failed"] == {}
+    task = RunDir(tmp_path / "sweep").task(RunDir.task_name(1, model, "block"))
+    fit = RunDir(spatial_runs["attention"])
+    for name in ("scores", "attention"):  # the same spec gives the same run
+        pd.testing.assert_frame_equal(task.read_table(name), fit.read_table(name))
+    with pytest.raises(ParameterError, match="'pooling'.*'tokens'"):
+        spec.replace(pooling="spatial")
