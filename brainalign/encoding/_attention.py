@@ -6,8 +6,8 @@ the query attends says where in the image the ROI looks. This estimator keeps th
 decoder to what that needs (token projection with positions, one cross-attention,
 per-ROI linear heads to that ROI's targets only), trains it with AdamW and early
 stopping on a validation split of the training stimuli, and then refits each ROI's
-head by the package's cross-validated ridge on the ROI's attended token, so that
-with uniform attention it reduces to the ridge on mean-pooled tokens.
+head by the package's cross-validated ridge on the ROI's attended token (with
+uniform attention: a ridge on a learned projection of the mean-pooled tokens).
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ class AttentionEncoder(RegressorMixin, BaseEstimator):
     validation split of the training stimuli and stops after ``patience`` epochs
     without improvement. With ``refit_heads`` (default) each group's head is then
     refitted on all training stimuli by :class:`EncodingModel` (one ridge penalty
-    per target chosen by K-fold cross-validation), so ``best_alphas_`` and
-    ``cv_scores_`` mean what they mean for the ridge.
+    per target chosen by K-fold cross-validation). With uniform attention the
+    encoder is a ridge on a learned ``d_model``-dimensional projection of the
+    mean-pooled tokens.
 
     Parameters
     ----------
@@ -105,8 +106,11 @@ class AttentionEncoder(RegressorMixin, BaseEstimator):
     best_alphas_ : ndarray of shape (n_targets,)
         Ridge penalty of each head (NaN without ``refit_heads``).
     cv_scores_ : ndarray of shape (n_targets,)
-        Negative mean squared error: of the head refit's cross-validation, or of
-        the validation split at the best epoch without ``refit_heads``.
+        Negative mean squared error on the validation split (stimuli the network
+        never trained on): of heads refit by ridge on the other training stimuli, or
+        of the trained heads without ``refit_heads``. :func:`inner_cv_r2` turns it
+        into an R² comparable in meaning with the ridge's inner CV (one split, not K
+        folds).
     history_ : list of dict
         ``epoch, train_loss, val_loss`` of every epoch.
     best_epoch_ : int
@@ -197,7 +201,7 @@ class AttentionEncoder(RegressorMixin, BaseEstimator):
         best = self._train(net, X, Ys, train, val, rng)
         net.load_state_dict(best)
         self.network_ = net.eval()
-        self._fit_heads(X, Y, Ys, val)
+        self._fit_heads(X, Y, Ys, train, val)
         return self
 
     def _check_params(self, X, Y) -> None:
@@ -208,10 +212,12 @@ class AttentionEncoder(RegressorMixin, BaseEstimator):
                 f"Invalid value for 'n_heads': expected a divisor of d_model={self.d_model}; "
                 f"got {self.n_heads}."
             )
-        if not 0 < self.validation < 1 or round(self.validation * len(X)) < 2:
+        n_val = round(self.validation * len(X)) if 0 < self.validation < 1 else 0
+        if n_val < 2 or len(X) - n_val < max(2 * self.cv, 2):
             raise ParameterError(
                 "Invalid value for 'validation': expected a share in (0, 1) that holds out at "
-                f"least 2 of the {len(X)} training stimuli; got {self.validation!r}."
+                f"least 2 of the {len(X)} training stimuli and leaves at least "
+                f"{max(2 * self.cv, 2)} (2 x cv) to train on; got {self.validation!r}."
             )
         for name in ("lr", "weight_decay"):
             value = getattr(self, name)
@@ -285,8 +291,13 @@ class AttentionEncoder(RegressorMixin, BaseEstimator):
                 out.append({"pred": pred, "token": token, "attention": attn}[keep].cpu().numpy())
         return np.concatenate(out)
 
-    def _fit_heads(self, X, Y, Ys, val) -> None:
-        """Set ``coef_`` etc.: ridge refit per group, or the trained heads."""
+    def _fit_heads(self, X, Y, Ys, train, val) -> None:
+        """Set ``coef_`` etc.: ridge refit per group, or the trained heads.
+
+        ``cv_scores_`` is the error on the validation split, which the network never
+        trained on: of heads refit on the other training stimuli (then refit on all of
+        them for ``coef_``), or of the trained heads.
+        """
         from brainalign.encoding._model import EncodingModel
 
         n_groups, d = len(self.groups_), self.d_model
@@ -306,10 +317,14 @@ class AttentionEncoder(RegressorMixin, BaseEstimator):
         self.cv_scores_ = np.zeros(Y.shape[1])
         for g in range(n_groups):
             cols = np.flatnonzero(self.group_index_ == g)
+            held = EncodingModel(alphas=self.alphas, cv=self.cv)
+            held.fit(tokens[train, g], Y[np.ix_(train, cols)])
+            err = (held.predict(tokens[val, g]) - Y[np.ix_(val, cols)]) ** 2
+            self.cv_scores_[cols] = -err.mean(0)
             head = EncodingModel(alphas=self.alphas, cv=self.cv).fit(tokens[:, g], Y[:, cols])
             self.head_mean_[g], self.head_scale_[g] = head.mean_, head.scale_
             self.coef_[:, cols], self.intercept_[cols] = head.coef_, head.intercept_
-            self.best_alphas_[cols], self.cv_scores_[cols] = head.best_alphas_, head.cv_scores_
+            self.best_alphas_[cols] = head.best_alphas_
 
     # -- reading out ---------------------------------------------------------------
     def attended_tokens(self, X) -> np.ndarray:
@@ -383,6 +398,8 @@ class AttentionEncoder(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "network_")
         params = {k: v for k, v in self.get_params().items() if k not in ("groups", "alphas")}
         params["grid"] = list(self.grid_)
+        if self.alphas is not None:
+            params["alphas"] = [float(a) for a in np.ravel(self.alphas)]
         arrays = {
             "encoder": np.asarray("attention"),
             "params": np.asarray(json.dumps(params)),
@@ -424,13 +441,15 @@ class AttentionEncoder(RegressorMixin, BaseEstimator):
         est.groups_ = np.asarray(arrays["groups"]).astype(str)
         est.grid_ = tuple(int(v) for v in params["grid"])
         est.n_features_in_ = int(arrays["n_tokens"]) * len(est.token_mean_)
-        est.device_ = device
+        from brainalign.features import resolve_device
+
+        est.device_ = resolve_device(device)
         net = _network(
             int(arrays["n_tokens"]), len(est.token_mean_), len(est.groups_), est.group_index_, est
         )
         state = {k[4:]: torch.from_numpy(np.asarray(arrays[k])) for k in arrays if k[:4] == "net."}
         net.load_state_dict(state)
-        est.network_ = net.to(device).eval()
+        est.network_ = net.to(est.device_).eval()
         return est
 
     def _check_X(self, X) -> np.ndarray:
@@ -490,7 +509,7 @@ _CHUNK = 512
 
 
 def _check_tokens(X) -> np.ndarray:
-    """Return ``X`` as float32 tokens (a memory map stays one), checked chunk by chunk."""
+    """Return ``X`` as float32 tokens, checked chunk by chunk (float32 input is not copied)."""
     X = np.asanyarray(X)
     if X.ndim != 3 or min(X.shape) < 1:
         raise DataError(

@@ -56,17 +56,18 @@ def pool(x, pooling: str | Pooling, attention_mask=None):
     return x.mean(dim=_spatial_dims(tuple(x.shape)))
 
 
-#: Most leading tokens (class, distillation, register tokens) dropped before the grid.
-MAX_PREFIX_TOKENS = 8
+#: Leading tokens dropped before the grid: none, a class token, class + distillation
+#: (DeiT), class + 4 registers (DINOv2-reg, timm ``*_reg4``).
+PREFIX_TOKENS = (0, 1, 2, 5)
 
 
 def token_layout(shape) -> dict:
     """Return the patch grid of a layer output (without its batch axis).
 
-    Token outputs ``(L, d)`` keep their last ``h * w`` tokens: ``L - h * w`` leading
-    tokens (class, distillation or register tokens, at most 8) are dropped, with
-    ``h = w = floor(sqrt(L))``. Maps ``(c, h, w)`` (or channels-last ``(h, w, c)``)
-    become ``h * w`` tokens of ``c`` channels, row by row.
+    Token outputs ``(L, d)`` keep their last ``h * w`` tokens: the ``L - h * w``
+    leading tokens (class, distillation or register tokens: 0, 1, 2 or 5 of them,
+    :data:`PREFIX_TOKENS`) are dropped, with ``h = w``. Maps ``(c, h, w)`` (or
+    channels-last ``(h, w, c)``) become ``h * w`` tokens of ``c`` channels, row by row.
 
     Parameters
     ----------
@@ -83,7 +84,8 @@ def token_layout(shape) -> dict:
     ------
     ParameterError
         If the output has no patch grid (a vector, or a token count that is not a
-        square after at most 8 leading tokens).
+        square after 0, 1, 2 or 5 leading tokens: a non-square grid is refused, not
+        guessed).
     """
     shape = tuple(int(s) for s in shape)
     if len(shape) == 3:
@@ -91,13 +93,13 @@ def token_layout(shape) -> dict:
         c, h, w = shape if first else (shape[2], shape[0], shape[1])
         return {"grid": [h, w], "dim": c, "prefix": 0}
     if len(shape) == 2:
-        side = int(np.floor(np.sqrt(shape[0])))
-        prefix = shape[0] - side * side
-        if side >= 1 and prefix <= MAX_PREFIX_TOKENS:
-            return {"grid": [side, side], "dim": shape[1], "prefix": prefix}
+        for prefix in PREFIX_TOKENS:
+            side = int(round(np.sqrt(max(shape[0] - prefix, 0))))
+            if side >= 1 and side * side == shape[0] - prefix:
+                return {"grid": [side, side], "dim": shape[1], "prefix": prefix}
     raise ParameterError(
-        f"Pooling 'tokens' needs a patch grid: tokens (L, d) with L = h*w plus at most "
-        f"{MAX_PREFIX_TOKENS} leading tokens, or maps (c, h, w); the layer gives {shape}."
+        "Pooling 'tokens' needs a patch grid: tokens (L, d) with L = h*h plus 0, 1, 2 or 5 "
+        f"leading tokens, or maps (c, h, w); the layer gives {shape}."
     )
 
 

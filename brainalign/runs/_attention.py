@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from brainalign._utils import atomic_path
-from brainalign.exceptions import DataError
+from brainalign.exceptions import DataError, ParameterError
 
 #: Table of the queries' attention peaks.
 TABLE = "attention"
@@ -30,6 +30,8 @@ TABLE = "attention"
 N_SHOWN = 4
 #: Prefix of the attention figures (the report's attention section shows them).
 FIGURE_PREFIX = "attention_"
+#: The one query of a fit without named ROIs or queries.
+ALL_TARGETS = "all targets"
 
 
 def query_groups(data, names) -> np.ndarray:
@@ -37,7 +39,8 @@ def query_groups(data, names) -> np.ndarray:
 
     Each name is an ROI label (``"FFA-1"``) or an ROI file (``"floc-faces"``: one query
     per label it holds). A target in several ROIs belongs to the first one named;
-    targets in none form the group ``"unlabelled"``.
+    targets in none form the group ``"unlabelled"``. No names: one query for every
+    target (``"all targets"``).
 
     Parameters
     ----------
@@ -53,7 +56,7 @@ def query_groups(data, names) -> np.ndarray:
     """
     from brainalign.encoding._attention import UNLABELLED
 
-    groups = np.full(data.n_targets, UNLABELLED, dtype=object)
+    groups = np.full(data.n_targets, UNLABELLED if names else ALL_TARGETS, dtype=object)
     free = np.ones(data.n_targets, dtype=bool)
     for name in names:
         if name in data.roi_columns:
@@ -67,13 +70,16 @@ def query_groups(data, names) -> np.ndarray:
     return groups
 
 
-def attention_names(spec, data) -> list[str]:
-    """Return the ROI names whose labels become queries (``spec.queries`` or the fitted ROIs)."""
+def attention_names(spec) -> list[str]:
+    """Return the ROI names whose labels become queries: ``spec.queries``, else the ROIs.
+
+    With ``roi="auto"`` or None and no ``queries`` there are none: one query serves
+    every target (an atlas's files would make arbitrary queries, e.g. 180 HCP parcels
+    before the visual ROIs).
+    """
     if spec.queries is not None:
         return list(spec.queries)
-    if isinstance(spec.roi, tuple):
-        return list(spec.roi)
-    return list(data.roi_columns)
+    return list(spec.roi) if isinstance(spec.roi, tuple) else []
 
 
 def write_attention(run, spec, model, est, tokens, test, pred) -> dict:
@@ -142,13 +148,15 @@ def peak_table(est, mean: np.ndarray, pred: np.ndarray):
     return pd.DataFrame(rows)
 
 
-def draw_attention_figures(run, test, pred, est) -> list[Path]:
+def draw_attention_figures(run, maps_path, test, pred, est) -> list[Path]:
     """Draw every ROI's mean map and, per ROI, its map over its top held-out stimuli.
 
     Parameters
     ----------
     run : RunDir
-        The run directory (reads ``attention/*.npz``).
+        The run directory.
+    maps_path : Path
+        The ``attention/*.npz`` of :func:`write_attention`.
     test : BrainData
         Held-out data whose ``stimuli`` give the images (none: no overlays).
     pred : ndarray of shape (n_test, n_targets)
@@ -164,15 +172,12 @@ def draw_attention_figures(run, test, pred, est) -> list[Path]:
     from brainalign.maps import plot_attention_grid, plot_attention_overlays
     from brainalign.runs._rundir import clean
 
-    found = sorted((run.path / "attention").glob("*_attention.npz"))
-    if not found:
-        return []
-    with np.load(found[0], allow_pickle=False) as npz:
+    with np.load(maps_path, allow_pickle=False) as npz:
         maps, mean, groups = npz["maps"].astype(np.float32), npz["mean"], npz["groups"]
     paths = [plot_attention_grid(mean, groups, run.figure(f"{FIGURE_PREFIX}maps.png"))]
-    if test.stimuli is None:
-        return paths
     source = _images(test)
+    if source is None:
+        return paths
     for g, name in enumerate(groups):
         cols = np.flatnonzero(est.group_index_ == g)
         top = np.argsort(-pred[:, cols].mean(1), kind="stable")[:N_SHOWN]
@@ -184,12 +189,18 @@ def draw_attention_figures(run, test, pred, est) -> list[Path]:
 
 
 def _images(test):
+    """Return the held-out images, or None (with a warning) when the data has none."""
+    import warnings
+
     from brainalign.features import image_source
 
+    if test.stimuli is None:
+        return None
     try:
         return image_source(test.stimuli, np.asarray(test.stimulus_ids))
-    except (DataError, TypeError) as exc:
-        raise DataError(f"No images to draw the attention maps over: {exc}") from exc
+    except (DataError, ParameterError, TypeError) as exc:
+        warnings.warn(f"No attention maps over stimuli: {exc}", UserWarning, stacklevel=3)
+        return None
 
 
 def load_attention_encoder(run, device="cpu"):
@@ -266,8 +277,8 @@ def compare_encoders(baseline, other):
             f"responses with the same seed (test sha256 and seed: {keys[0]} vs {keys[1]}); "
             "their bootstrap resamples do not pair."
         )
-    boots = [r.read_table("roi_bootstrap") for r in runs]
-    means = [r.read_table("roi_scores")[["roi", "mean_r"]] for r in runs]
+    boots = [_table(r, "roi_bootstrap") for r in runs]
+    means = [_table(r, "roi_scores")[["roi", "mean_r"]] for r in runs]
     wide = [b.pivot(index="resample", columns="roi", values="mean_r") for b in boots]
     rows = []
     for roi in [n for n in means[0]["roi"] if n in set(means[1]["roi"])]:
@@ -285,3 +296,10 @@ def compare_encoders(baseline, other):
             }
         )
     return pd.DataFrame(rows)
+
+
+def _table(run, name: str):
+    table = run.read_table(name)
+    if table is None:
+        raise DataError(f"Run {run.path} has no {name}.parquet: it is not a finished fit run.")
+    return table

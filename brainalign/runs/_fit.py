@@ -150,7 +150,10 @@ def run_fit(
 
     run = RunDir(out)
     run.check_output()
-    check_plan(spec.dataset, spec.root, [spec.subject], spec.roi, {spec.model: [spec.layer]})
+    rois = spec.roi
+    if spec.queries is not None:  # the attention queries are ROIs of the atlas too
+        rois = [*(spec.roi if isinstance(spec.roi, tuple) else ()), *spec.queries]
+    check_plan(spec.dataset, spec.root, [spec.subject], rois, {spec.model: [spec.layer]})
     if spec.shared_space is not None:
         from brainalign.runs._align import open_align_run
 
@@ -342,7 +345,8 @@ def _fit_and_write(
         est.fit(rows(train.stimulus_ids), train.responses)
     else:
         est = estimator
-    pred = est.predict(rows(test.stimulus_ids))
+    test_rows = rows(test.stimulus_ids)
+    pred = est.predict(test_rows)
     cv_r2 = inner_cv_r2(est, train.responses)
     scores = score_table(test, pred, est.best_alphas_, spec.n_permutations, spec.seed, cv_r2)
     for name, value in (("layer", spec.layer), ("model", model), ("subject", spec.subject)):
@@ -358,7 +362,7 @@ def _fit_and_write(
     if spec.encoder == "attention":
         from brainalign.runs._attention import write_attention
 
-        paths.update(write_attention(run, spec, model, est, rows(test.stimulus_ids), test, pred))
+        paths.update(write_attention(run, spec, model, est, test_rows, test, pred))
     extra = _extra_scores(spec, scores, test)
     for item in extra:
         paths[item.name] = run.write_table(item.name, item.table)
@@ -369,7 +373,9 @@ def _fit_and_write(
         if spec.encoder == "attention":
             from brainalign.runs._attention import draw_attention_figures
 
-            paths["figures"] += draw_attention_figures(run, test, pred, est)
+            paths["figures"] += draw_attention_figures(
+                run, paths["attention_maps"], test, pred, est
+            )
     return {
         "scores": scores,
         "roi_scores": rois,
@@ -418,7 +424,7 @@ def _estimator(spec: RunSpec, features: dict, train=None, progress: bool = False
 
         params = {} if spec.epochs is None else {"max_epochs": spec.epochs}
         est = AttentionEncoder(
-            groups=query_groups(train, attention_names(spec, train)),
+            groups=query_groups(train, attention_names(spec)),
             grid=parts[0].token_grid,
             alphas=spec.alphas,
             cv=spec.cv,

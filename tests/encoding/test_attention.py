@@ -33,7 +33,8 @@ def _planted(seed=0, noise=0.5):
 @pytest.fixture(scope="module")
 def fitted():
     X, Y, groups = _planted()
-    est = AttentionEncoder(groups=groups, grid=GRID, d_model=16, n_heads=2, max_epochs=60)
+    est = AttentionEncoder(groups=groups, grid=GRID, d_model=16, n_heads=2, max_epochs=60,
+                           device="cpu")  # fmt: skip
     est.fit(X[:N_TRAIN], Y[:N_TRAIN])
     return est, X, Y, groups
 
@@ -100,7 +101,8 @@ def test_heads_refit_by_ridge_map_each_group_to_its_own_targets(fitted):
 
 def test_seeded_fits_are_identical_and_round_trip_through_arrays(fitted):
     est, X, Y, groups = fitted
-    again = AttentionEncoder(groups=groups, grid=GRID, d_model=16, n_heads=2, max_epochs=60)
+    again = AttentionEncoder(groups=groups, grid=GRID, d_model=16, n_heads=2, max_epochs=60,
+                             device="cpu")  # fmt: skip
     again.fit(X[:N_TRAIN], Y[:N_TRAIN])
     np.testing.assert_array_equal(again.predict(X[N_TRAIN:]), est.predict(X[N_TRAIN:]))
     loaded = AttentionEncoder.from_arrays(est.to_arrays())
@@ -108,16 +110,28 @@ def test_seeded_fits_are_identical_and_round_trip_through_arrays(fitted):
     np.testing.assert_allclose(loaded.attention_maps(X[:5]), est.attention_maps(X[:5]), atol=1e-6)
 
 
-def test_trained_heads_without_refit_predict_and_stop_early():
+def test_trained_heads_on_interleaved_groups_predict_and_stop_early(tmp_path):
     X, Y, groups = _planted(seed=2)
+    order = np.random.default_rng(3).permutation(len(groups))  # groups interleaved
+    Y, groups = Y[:, order], groups[order]
     est = AttentionEncoder(groups=groups, d_model=16, n_heads=2, refit_heads=False,
-                           max_epochs=200, patience=3)  # fmt: skip
+                           max_epochs=200, patience=3, device="cpu")  # fmt: skip
     est.fit(X[:N_TRAIN], Y[:N_TRAIN])
     assert len(est.history_) < 200  # stopped on the validation split
     assert est.best_epoch_ == int(np.argmin([h["val_loss"] for h in est.history_]))
     assert np.isnan(est.best_alphas_).all() and (est.cv_scores_ < 0).all()
-    r = pearson_r(Y[N_TRAIN:], est.predict(X[N_TRAIN:]))
-    assert r[groups == "left"].mean() > 0.7
+    pred = est.predict(X[N_TRAIN:])
+    r = pearson_r(Y[N_TRAIN:], pred)
+    assert r[groups == "left"].mean() > 0.7 and r[groups == "right"].mean() > 0.7
+    # each target's prediction is its own group's head on its own group's token
+    tokens = est.attended_tokens(X[N_TRAIN:])
+    for j in (0, 1, len(groups) - 1):
+        by_hand = tokens[:, est.group_index_[j]] @ est.coef_[:, j] + est.intercept_[j]
+        np.testing.assert_allclose(pred[:, j], by_hand, rtol=1e-4, atol=1e-4)
+    np.savez(tmp_path / "enc.npz", **est.to_arrays())
+    with np.load(tmp_path / "enc.npz", allow_pickle=False) as npz:
+        loaded = AttentionEncoder.from_arrays({k: npz[k] for k in npz.files}, device="auto")
+    np.testing.assert_allclose(loaded.predict(X[N_TRAIN:]), pred, atol=1e-5)
 
 
 def test_bad_input_is_refused_with_the_parameter_named():

@@ -100,8 +100,7 @@ def SampleNet(seed: int = 0, width: int = 256, depth: int = 6, gain: float = 4.0
         @staticmethod
         def preprocess_tensor(images):
             """Differentiable :meth:`preprocess` of float images ``(n, 3, H, W)`` in [0, 1]."""
-            pooled = torch.nn.functional.adaptive_avg_pool2d(images, INPUT_GRID)
-            return pooled - pooled.mean(dim=(1, 2, 3), keepdim=True)
+            return pool_tensor(images, INPUT_GRID)
 
         def forward(self, x):
             return self.forward_layers(x)[self.layer_names[-1]]
@@ -153,6 +152,27 @@ def pool_images(images: np.ndarray, size: int):
         pooled = torch.nn.functional.adaptive_avg_pool2d(x.to(torch.float32), size)
     pooled = pooled / 255.0
     return (pooled - pooled.mean(dim=(1, 2, 3), keepdim=True)).contiguous()
+
+
+def pool_tensor(images, size: int):
+    """Differentiable :func:`pool_images` of float images ``(n, 3, H, W)`` in [0, 1].
+
+    Parameters
+    ----------
+    images : torch.Tensor of shape (n, 3, H, W)
+        Images in [0, 1].
+    size : int
+        Side of the output grid.
+
+    Returns
+    -------
+    torch.Tensor of shape (n, 3, size, size)
+        Adaptive-average-pooled images, centred on each image's mean.
+    """
+    import torch
+
+    pooled = torch.nn.functional.adaptive_avg_pool2d(images, size)
+    return pooled - pooled.mean(dim=(1, 2, 3), keepdim=True)
 
 
 def sample_layer_features(images, layers, seed: int = 0, batch_size: int = 64):
@@ -271,8 +291,7 @@ def SamplePatchNet(seed: int = 0, width: int = 64, gain: float = 2.0):  # noqa: 
         @staticmethod
         def preprocess_tensor(images):
             """Differentiable :meth:`preprocess` of float images ``(n, 3, H, W)`` in [0, 1]."""
-            pooled = torch.nn.functional.adaptive_avg_pool2d(images, side)
-            return pooled - pooled.mean(dim=(1, 2, 3), keepdim=True)
+            return pool_tensor(images, side)
 
         def forward(self, x):
             return self.block(self.patch(x))
