@@ -78,3 +78,14 @@ def test_vit_tokens_drop_the_class_token():
     # mean pooling averages class + patch tokens; tokens hold the patches only
     n = 14 * 14 + 1
     np.testing.assert_allclose((fs.tokens().sum(1) + cls.features) / n, mean.features, atol=1e-4)
+
+
+def test_open_clip_tokens_are_the_patches_on_their_grid(tiny_clip):
+    images = np.random.default_rng(2).integers(0, 256, size=(3, 32, 32, 3), dtype=np.uint8)
+    ext = get_extractor(f"open_clip:{tiny_clip}@random", device="cpu", seed=1)
+    block = "visual.transformer.resblocks.1"
+    fs = ext.extract(images, layers=[block], pooling="tokens", progress=False)[block]
+    assert fs.metadata["tokens"] == {"grid": [4, 4], "dim": 32, "prefix": 1}  # 32 px / 8
+    flat = ext.extract(images, layers=[block], pooling="flatten", progress=False)[block]
+    # flatten keeps every token (class first): the tokens are its last 16, in order
+    np.testing.assert_array_equal(fs.tokens(), flat.features.reshape(3, 17, 32)[:, 1:])
