@@ -15,6 +15,7 @@ from brainalign.compare._best import (
 )
 from brainalign.compare._cca import canonical_correlations, cca_score, pwcca, svcca
 from brainalign.compare._cka import CKA_FORMS, linear_cka
+from brainalign.compare._measures import MEASURES, MeasureResult, score_measure
 from brainalign.compare._pls import pls_predictivity
 from brainalign.compare._rsa import RDM, RDM_METHODS, compute_rdm
 from brainalign.compare._rsa_compare import RDM_COMPARISONS, compare_rdms
@@ -33,6 +34,8 @@ from brainalign.compare._trsa import geotopological
 __all__ = [
     "BootstrapResult",
     "CKA_FORMS",
+    "MEASURES",
+    "MeasureResult",
     "NoiseCeiling",
     "RDM",
     "RDM_COMPARISONS",
@@ -57,6 +60,7 @@ __all__ = [
     "pls_predictivity",
     "pwcca",
     "rsa_table",
+    "score_measure",
     "selection_column",
     "shape_distance",
     "svcca",
