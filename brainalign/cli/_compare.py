@@ -15,6 +15,9 @@ model x ROI heatmap in RUN/figures/. With --rsa, each layer's RDM is compared wi
 each ROI's RDM on the test images (RUN/rsa.parquet, with the noise ceiling across
 subjects and, with --bootstraps N, confidence intervals over stimuli), and on a
 subsample of training images (value_train, on which best RSA layers are chosen).
+With --measures pls,cca,trsa,... each task also scores those measures between its
+layer and each ROI (fitted ones on the training images; all on the test images, with
+a permutation p from --permutations shuffles) into RUN/measures.parquet.
 With --encoder attention every task is an attention encoder over the layer's patch
 tokens (see `brainalign fit --help`); compare a task with the ridge task of another
 sweep ROI by ROI with brainalign.runs.compare_encoders.

@@ -701,6 +701,9 @@ class SweepSpec(_Options):
         Address of a running Dask scheduler (overrides ``workers``).
     encoder : {"ridge", "attention"}
         Encoder of every task (:class:`RunSpec`); ``attention`` extracts ``tokens``.
+    measures : sequence of str, optional
+        Other measures scored per task and ROI (:func:`brainalign.compare.score_measure`:
+        ``pls, cca, trsa, cka, procrustes`` ...), gathered in ``measures.parquet``.
     **options
         ``pooling, alphas, cv, n_permutations, device, backend, seed, cache_dir``.
     """
@@ -718,6 +721,7 @@ class SweepSpec(_Options):
     workers: int = 0
     scheduler: str | None = None
     encoder: str = "ridge"
+    measures: tuple | None = None
 
     def __post_init__(self):
         from brainalign.compare import RDM_COMPARISONS
@@ -744,6 +748,14 @@ class SweepSpec(_Options):
             )
         self._set("n_bootstraps", _as_int("n_bootstraps", self.n_bootstraps, 0))
         self._set("workers", _as_int("workers", self.workers, 0))
+        if self.measures is not None:
+            from brainalign.compare import MEASURES
+
+            measures = as_list("measures", self.measures)
+            unknown = [m for m in measures if m not in MEASURES]
+            if unknown:
+                raise _invalid("measures", f"names from {', '.join(MEASURES)}", unknown[0])
+            self._set("measures", tuple(dict.fromkeys(measures)))
 
     def _check_layers(self, layers) -> dict:
         if isinstance(layers, dict):
@@ -822,6 +834,14 @@ class SweepSpec(_Options):
             help="fit every task by ridge on pooled features, or by the attention encoder "
             "over patch tokens (pooling tokens; default: ridge)",
         )
+        parser.add_argument(
+            "--measures",
+            default=None,
+            metavar="NAMES",
+            help="also score these measures per task and ROI on the test images, with a "
+            "permutation p (comma-separated: ridge, pls, cca, rsa, trsa, cka, svcca, pwcca, "
+            "procrustes, angular; writes RUN/measures.parquet)",
+        )
         cls.add_model_arguments(parser, permutations=200)
 
     @classmethod
@@ -840,6 +860,7 @@ class SweepSpec(_Options):
             workers=args.workers,
             scheduler=args.scheduler,
             encoder=getattr(args, "encoder", "ridge"),
+            measures=getattr(args, "measures", None),
             **cls._option_values(args),
         )
 

@@ -162,7 +162,8 @@ def sweep(
     run = out if isinstance(out, RunDir) else RunDir(out)
     run.check_output()
     check_plan(spec.dataset, spec.root, list(spec.subjects), spec.roi, dict(spec.layers))
-    run.prepare("compare", spec.to_json(), overwrite, extendable=("subjects", "models", "layers"))
+    extendable = ("subjects", "models", "layers", "measures")
+    run.prepare("compare", spec.to_json(), overwrite, extendable=extendable)
     tasks = [_task(run, t) for t in spec.tasks()]
     todo = [t for t in tasks if not _finished(run, t, spec)]
     logger.info(
@@ -195,6 +196,10 @@ def _finished(run: RunDir, task, spec: SweepSpec) -> bool:
         return False
     if spec.rsa and not run.rdm_path(task["name"], spec.rsa).exists():
         return False
+    if spec.measures:
+        table = task_run.read_table("measures", columns=["measure"])
+        if table is None or not set(spec.measures) <= set(table["measure"]):
+            return False
     try:
         done = task_run.record.read().get("sweep_task")
     except DataError:  # an unreadable record: redo the task
@@ -296,6 +301,7 @@ def _submit_all(ex, todo, tasks, spec, run, cache, status, record, figures, prog
             str(run.path),
             spec.rsa,
             figures,
+            spec.measures,
         )
         futures[fut] = t
     bar = tqdm(total=len(futures), desc="sweep tasks", unit="task", disable=not progress)
@@ -429,7 +435,7 @@ class _MergedStores:
         return out
 
 
-def fit_task(task, loaded, features, out, rsa=None, figures=True) -> dict:
+def fit_task(task, loaded, features, out, rsa=None, figures=True, measures=None) -> dict:
     """Fit one sweep task with :func:`~brainalign.runs.fit_one` (``run.json`` last).
 
     Returns
@@ -444,6 +450,9 @@ def fit_task(task, loaded, features, out, rsa=None, figures=True) -> dict:
     spec = task["spec"]
     layers = {name: FeatureSet.load(features["folders"][name]) for name in spec.layers}
     run = RunDir(out)
+    steps = [] if rsa is None else [_rdm_step(run, task["name"], rsa)]
+    if measures:
+        steps.append(_measures_step(run.task(task["name"]), spec, features["spec"], measures))
     result = fit_one(
         spec,
         loaded["data"],
@@ -456,9 +465,29 @@ def fit_task(task, loaded, features, out, rsa=None, figures=True) -> dict:
         figures=figures,
         show_warnings=False,
         started=clock,
-        before_record=None if rsa is None else _rdm_step(run, task["name"], rsa),
+        before_record=_steps(steps) if steps else None,
     )
     return {"dir": task["dir"], "warnings": result["warnings"]}
+
+
+def _steps(steps):
+    """One ``before_record`` running each step in turn."""
+
+    def step(test, features, train):
+        for one in steps:
+            one(test, features, train)
+
+    return step
+
+
+def _measures_step(task_run: RunDir, spec, model, measures):
+    """Return the step writing a task's other measures before its record."""
+    from brainalign.runs._sweep_measures import write_task_measures
+
+    def step(test, features, train):
+        write_task_measures(task_run, spec, model, test, features, train, measures)
+
+    return step
 
 
 def _rdm_step(run: RunDir, name: str, rsa: str):
@@ -541,6 +570,10 @@ def collect_sweep(out, figures: bool = True) -> dict:
         from brainalign.runs._sweep_rsa import write_rsa_table
 
         paths["rsa"] = write_rsa_table(run, parameters, done)
+    if parameters.get("measures"):
+        from brainalign.runs._sweep_measures import collect_measures
+
+        paths["measures"] = collect_measures(run, done)
     return {"roi_scores": roi_scores, "scores": all_scores, "failed": failed, "paths": paths}
 
 
