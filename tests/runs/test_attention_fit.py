@@ -104,6 +104,7 @@ def test_encoder_options_are_checked_when_the_spec_is_made(tmp_path, changes, ma
     assert "encoder" not in RunSpec(**base).result_key()  # finished ridge sweep tasks stay done
 
 
+@pytest.mark.slow
 def test_a_sweep_of_attention_encoders_writes_the_fit_run(spatial_runs, spatial_sample, tmp_path):
     from brainalign.runs import SweepSpec, sweep
 
