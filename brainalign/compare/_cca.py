@@ -79,8 +79,27 @@ def canonical_correlations(x, y, train=None, test=None, *, n_components=None, re
     out["test"] = None
     if test is not None:
         test = np.asarray(test)
-        out["test"] = _paired_r((x[test] - xm) @ wx, (y[test] - ym) @ wy)
+        out["test"] = held_out_correlations(out, x[test], y[test])
     return out
+
+
+def held_out_correlations(fit: dict, x, y) -> np.ndarray:
+    """Return the correlation of each canonical pair of a fitted CCA on other stimuli.
+
+    Parameters
+    ----------
+    fit : dict
+        Output of :func:`canonical_correlations` (weights and training means).
+    x, y : ndarray of shape (n, p) and (n, q)
+        Rows paired; centred with the training means.
+
+    Returns
+    -------
+    ndarray of shape (n_components,)
+        Pearson r of each pair of canonical variates.
+    """
+    h = (x - fit["x_mean"]) @ fit["x_weights"]
+    return _paired_r(h, (y - fit["y_mean"]) @ fit["y_weights"])
 
 
 def cca_score(x, y, train, test, *, n_components=10, reg=0.1) -> float:

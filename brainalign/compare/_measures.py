@@ -172,28 +172,19 @@ def _scorer(measure, x_train, y_train, options):
 
 
 def _pls_scorer(x_train, y_train, n_components):
-    from sklearn.cross_decomposition import PLSRegression
+    from brainalign.compare._pls import fit_pls, pls_r
 
-    from brainalign.compare._cca import _paired_r
-
-    k = min(int(n_components), x_train.shape[1], len(x_train) - 1)
-    model = PLSRegression(n_components=k, scale=False).fit(x_train, y_train)
-    return lambda xt, yt: float(np.mean(_paired_r(model.predict(xt).reshape(len(xt), -1), yt)))
+    model = fit_pls(x_train, y_train, n_components)
+    return lambda xt, yt: float(np.mean(pls_r(model, xt, yt)))
 
 
 def _cca_scorer(x_train, y_train, options):
-    from brainalign.compare._cca import _paired_r, canonical_correlations
+    from brainalign.compare._cca import canonical_correlations, held_out_correlations
 
     limit = min(x_train.shape[1], y_train.shape[1], len(x_train) - 1)
     k = min(int(options.get("n_components", 10)), limit)
     fit = canonical_correlations(x_train, y_train, n_components=k, reg=options.get("reg", 0.1))
-
-    def score(xt, yt):
-        h = (xt - fit["x_mean"]) @ fit["x_weights"]
-        g = (yt - fit["y_mean"]) @ fit["y_weights"]
-        return float(np.mean(_paired_r(h, g)))
-
-    return score
+    return lambda xt, yt: float(np.mean(held_out_correlations(fit, xt, yt)))
 
 
 def _unfitted(measure, options):

@@ -32,15 +32,26 @@ def pls_predictivity(x, y, train, test, *, n_components=25) -> np.ndarray:
     ndarray of shape (n_targets,)
         Pearson r of prediction and response per target over the test stimuli.
     """
-    from sklearn.cross_decomposition import PLSRegression
-
-    from brainalign.compare._cca import _pair, _paired_r
+    from brainalign.compare._cca import _pair
 
     x, y = _pair(x, y)
     check_positive_int("n_components", n_components)
     train, test = np.asarray(train), np.asarray(test)
     if np.intersect1d(train, test).size:
         raise DataError("Invalid value for 'test': PLS must be scored on stimuli it did not fit.")
-    k = min(int(n_components), x.shape[1], len(train) - 1)
-    model = PLSRegression(n_components=k, scale=False).fit(x[train], y[train])
-    return _paired_r(model.predict(x[test]).reshape(len(test), -1), y[test])
+    return pls_r(fit_pls(x[train], y[train], n_components), x[test], y[test])
+
+
+def fit_pls(x, y, n_components: int):
+    """Fit scikit-learn's PLSRegression (no scaling), components capped by the data."""
+    from sklearn.cross_decomposition import PLSRegression
+
+    k = min(int(n_components), x.shape[1], len(x) - 1)
+    return PLSRegression(n_components=k, scale=False).fit(x, y)
+
+
+def pls_r(model, x, y) -> np.ndarray:
+    """Return the Pearson r of a fitted PLS model's predictions per target."""
+    from brainalign.compare._cca import _paired_r
+
+    return _paired_r(model.predict(x).reshape(len(x), -1), y)
